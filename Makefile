@@ -1,0 +1,52 @@
+# gailrun: `make help` lists the targets. Every target creates .venv and installs what it needs first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+GAILRUN := $(VENV)/bin/gailrun
+STAMP := $(VENV)/.installed
+RUN_DIR ?= outputs/make-run
+RUN_ARGS ?= train.total_steps=300000
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test test-full lint format bench clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first, pinned: the CPU wheel; an open range with no torch installed would pull CUDA packages.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install gailrun with its test tools
+
+run: setup ## Train PPO on LunarLander-v3 (bundled defaults), then evaluate best.pt over 100 episodes
+	rm -rf $(RUN_DIR)
+	$(GAILRUN) train $(RUN_ARGS) hydra.run.dir=$(RUN_DIR)
+	$(GAILRUN) eval ckpt=$(RUN_DIR)/best.pt episodes=100 seed=9999
+
+test: setup ## Run the tests (without the slow ones), including a real CartPole learning check
+	$(PY) -m pytest -m "not slow" -q
+
+test-full: setup ## Run every test, slow learning checks included
+	$(PY) -m pytest -q
+
+lint: setup ## ruff check and format check
+	$(VENV)/bin/ruff check gailrun tests bench
+	$(VENV)/bin/ruff format --check gailrun tests bench
+
+format: setup ## Apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix gailrun tests bench
+	$(VENV)/bin/ruff format gailrun tests bench
+
+bench: setup ## Measure throughput vs the raw env rate and SB3; writes bench/RESULTS.md
+	$(PY) -m pip install -q -e ".[bench]"
+	$(PY) bench/throughput.py --write bench/RESULTS.md
+
+clean: ## Remove the virtual environment and generated outputs
+	rm -rf $(VENV) outputs/* multirun wandb .pytest_cache .ruff_cache
+	touch outputs/.gitkeep

@@ -1,0 +1,3 @@
+"""gailrun: PPO, GAIL and behaviour cloning on Gymnasium environments, driven by Hydra configs."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from gailrun.cli import main
+
+main()

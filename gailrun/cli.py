@@ -1,0 +1,99 @@
+"""The `gailrun` command line: Typer commands that forward Hydra overrides to one composed pipeline.
+
+`hydra.main` parses `sys.argv` itself, so each command rebuilds `sys.argv` from its extra arguments and
+calls the Hydra-decorated task. Hydra's own errors (unknown groups or keys) reach the user unchanged.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+HYDRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": ["--help"]}
+
+app = typer.Typer(
+    name="gailrun",
+    help="Experiment runner for PPO, GAIL and behaviour cloning on Gymnasium environments.\n\n"
+    "Every command takes Hydra overrides (key=value, group=option); add -m for a multirun.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def config_dir() -> str:
+    if not (CONF_DIR / "train.yaml").exists():
+        raise SystemExit(
+            f"gailrun: error: config directory {CONF_DIR} is missing; install gailrun with pip -e"
+        )
+    return str(CONF_DIR)
+
+
+def complete_overrides(incomplete: str) -> list[str]:
+    """Complete `group=option` from the files under conf/ (Typer shell completion)."""
+    out = []
+    for group in sorted(
+        p for p in CONF_DIR.iterdir() if p.is_dir() and not p.name.startswith(("_", "hydra"))
+    ):
+        for opt in sorted(group.glob("*.yaml")):
+            item = f"{group.name}={opt.stem}"
+            if item.startswith(incomplete):
+                out.append(item)
+    return out
+
+
+def run_hydra(config_name: str, task: Callable, args: list[str], multirun: bool = False) -> None:
+    import hydra
+
+    argv = [f"gailrun {config_name}", *(["--multirun"] if multirun else []), *args]
+    saved = sys.argv
+    sys.argv = argv
+    try:
+        hydra.main(config_path=config_dir(), config_name=config_name, version_base="1.3")(task)()
+    finally:
+        sys.argv = saved
+
+
+Overrides = typer.Argument(
+    None, help="Hydra overrides, e.g. env=cartpole seed=3", autocompletion=complete_overrides
+)
+MultirunOpt = typer.Option(
+    False, "-m", "--multirun", help="Run a Hydra multirun over comma-separated values."
+)
+
+
+@app.command(context_settings=HYDRA_ARGS)
+def train(ctx: typer.Context, overrides: list[str] = Overrides, multirun: bool = MultirunOpt) -> None:
+    """Train a policy (PPO by default) and evaluate its best checkpoint."""
+    from gailrun.tasks import train_task
+
+    run_hydra("train", train_task, [*(overrides or []), *ctx.args], multirun)
+
+
+@app.command("eval", context_settings=HYDRA_ARGS)
+def eval_(ctx: typer.Context, overrides: list[str] = Overrides) -> None:
+    """Evaluate a checkpoint: gailrun eval ckpt=PATH episodes=100 [seed=9999]."""
+    from gailrun.tasks import eval_task
+
+    run_hydra("eval", eval_task, [*(overrides or []), *ctx.args])
+
+
+@app.command("show-config", context_settings=HYDRA_ARGS)
+def show_config(ctx: typer.Context, overrides: list[str] = Overrides) -> None:
+    """Print the composed, resolved training config for the given overrides."""
+    from gailrun.tasks import train_task
+
+    run_hydra("train", train_task, [*(overrides or []), *ctx.args, "--cfg", "job", "--resolve"])
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

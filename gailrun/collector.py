@@ -1,0 +1,108 @@
+"""Steps a vectorized env with the current policy and fills a `Rollout`.
+
+Policy inference is batched over the envs; observations are normalized here (statistics updated as they
+arrive) and stored both raw and normalized, so a discriminator can renormalize them with frozen statistics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from gymnasium.vector import VectorEnv
+
+from gailrun.errors import DivergenceError
+from gailrun.networks import ActorCritic
+from gailrun.normalize import ObsNormalizer
+from gailrun.rollout import Rollout
+
+
+@dataclass
+class Episodes:
+    """Episodes that finished during one rollout: env-reward return, length, and the step they ended on."""
+
+    returns: list[float] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+    end_rows: list[tuple[int, int]] = field(default_factory=list)
+
+
+class Collector:
+    """Owns the env's current observation and per-env episode counters between rollouts."""
+
+    def __init__(
+        self,
+        envs: VectorEnv,
+        agent: ActorCritic,
+        obs_norm: ObsNormalizer,
+        first_obs: np.ndarray,
+        generator: torch.Generator,
+    ) -> None:
+        self.envs = envs
+        self.agent = agent
+        self.obs_norm = obs_norm
+        self.generator = generator
+        n = envs.num_envs
+        self.raw_obs = np.asarray(first_obs, dtype=np.float32)
+        self.obs_norm.update(self.raw_obs)
+        # True where the previous step ended an episode, so this step is an autoreset row.
+        self.prev_done = np.zeros(n, dtype=bool)
+        self.ep_return = np.zeros(n, dtype=np.float64)
+        self.ep_length = np.zeros(n, dtype=np.int64)
+        self.total_steps = 0  # env steps that were real transitions (autoreset rows excluded)
+
+    def collect(self, rollout: Rollout) -> Episodes:
+        episodes = Episodes()
+        agent, envs = self.agent, self.envs
+        for t in range(rollout.num_steps):
+            if not np.isfinite(self.raw_obs).all():
+                raise DivergenceError(
+                    "the environment returned a non-finite observation; check the env or its wrappers"
+                )
+            obs = self.obs_norm(self.raw_obs)
+            obs_t = torch.from_numpy(obs)
+            with torch.no_grad():
+                action, logp = agent.act(obs_t, generator=self.generator)
+                value = agent.value(obs_t)
+            actions = action.numpy()
+            rollout.obs[t] = obs
+            rollout.raw_obs[t] = self.raw_obs
+            rollout.actions[t] = actions
+            rollout.logprobs[t] = logp.numpy()
+            rollout.values[t] = value.numpy()
+            valid = ~self.prev_done
+            rollout.valid[t] = valid
+
+            next_obs, reward, term, trunc, _ = envs.step(actions)
+            rollout.rewards[t] = reward
+            rollout.terminated[t] = term
+            rollout.truncated[t] = trunc
+
+            self.ep_return += np.where(valid, reward, 0.0)
+            self.ep_length += valid
+            done = term | trunc
+            for i in np.flatnonzero(done & valid):
+                episodes.returns.append(float(self.ep_return[i]))
+                episodes.lengths.append(int(self.ep_length[i]))
+                episodes.end_rows.append((t, int(i)))
+                self.ep_return[i] = 0.0
+                self.ep_length[i] = 0
+            self.total_steps += int(valid.sum())
+            self.prev_done = done
+            self.raw_obs = np.asarray(next_obs, dtype=np.float32)
+            self.obs_norm.update(self.raw_obs)
+
+        rollout.next_raw_obs[:] = self.raw_obs
+        rollout.next_obs[:] = self.obs_norm(self.raw_obs)
+        with torch.no_grad():
+            rollout.next_value[:] = agent.value(torch.from_numpy(rollout.next_obs)).numpy()
+        return episodes
+
+    def state_dict(self) -> dict:
+        return {
+            "raw_obs": self.raw_obs.copy(),
+            "prev_done": self.prev_done.copy(),
+            "ep_return": self.ep_return.copy(),
+            "ep_length": self.ep_length.copy(),
+            "total_steps": self.total_steps,
+        }

@@ -1,0 +1,122 @@
+"""Evaluation: N episodes with a fixed seed, deterministic actions by default, frozen normalizer.
+
+Episodes are split into fixed per-env quotas (env i plays its share, extra episodes are discarded), so the
+result does not favour short episodes the way "first N episodes to finish" would.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gailrun.checkpoint import atomic_write_bytes
+from gailrun.envs import make_vec_env, resolve_env_id, seed_vec_env
+from gailrun.policy import Policy
+
+
+@dataclass
+class EvalResult:
+    env_id: str
+    episodes: int
+    seed: int
+    deterministic: bool
+    returns: list[float]
+    lengths: list[int]
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.returns))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.returns))
+
+    def summary(self) -> dict:
+        r = np.asarray(self.returns)
+        return {
+            "env_id": self.env_id,
+            "episodes": self.episodes,
+            "seed": self.seed,
+            "deterministic": self.deterministic,
+            "mean": float(r.mean()),
+            "std": float(r.std()),
+            "min": float(r.min()),
+            "max": float(r.max()),
+            "mean_length": float(np.mean(self.lengths)),
+        }
+
+    def line(self) -> str:
+        s = self.summary()
+        return (
+            f"{self.env_id}: {s['mean']:.1f} +- {s['std']:.1f} over {self.episodes} episodes "
+            f"(min {s['min']:.1f}, max {s['max']:.1f}, seed {self.seed}, "
+            f"{'deterministic' if self.deterministic else 'stochastic'})"
+        )
+
+    def write_json(self, path: Path, extra: dict | None = None) -> Path:
+        body = {**self.summary(), **(extra or {}), "returns": self.returns, "lengths": self.lengths}
+        atomic_write_bytes(path, (json.dumps(body, indent=2) + "\n").encode())
+        return path
+
+
+def eval_json_path(ckpt: Path) -> Path:
+    """Where the evaluation of `ckpt` is written: eval.json beside best.pt, eval_<name>.json otherwise."""
+    ckpt = Path(ckpt)
+    return ckpt.with_name("eval.json" if ckpt.stem == "best" else f"eval_{ckpt.stem}.json")
+
+
+def episode_quotas(episodes: int, num_envs: int) -> np.ndarray:
+    base = np.full(num_envs, episodes // num_envs, dtype=np.int64)
+    base[: episodes % num_envs] += 1
+    return base
+
+
+def evaluate(
+    policy: Policy,
+    episodes: int = 100,
+    seed: int = 9999,
+    deterministic: bool = True,
+    num_envs: int = 10,
+    env_id: str | None = None,
+    max_episode_steps: int | None = None,
+) -> EvalResult:
+    """Play `episodes` episodes with `policy` on its own env (or `env_id`)."""
+    env_id = resolve_env_id(env_id or policy.env_id)
+    num_envs = max(1, min(num_envs, episodes))
+    quotas = episode_quotas(episodes, num_envs)
+    envs = make_vec_env(env_id, num_envs, max_episode_steps=max_episode_steps)
+    generator = torch.Generator().manual_seed(seed)
+    returns: list[list[float]] = [[] for _ in range(num_envs)]
+    lengths: list[list[int]] = [[] for _ in range(num_envs)]
+    try:
+        obs = seed_vec_env(envs, seed)
+        ep_ret = np.zeros(num_envs)
+        ep_len = np.zeros(num_envs, dtype=np.int64)
+        prev_done = np.zeros(num_envs, dtype=bool)
+        done_count = np.zeros(num_envs, dtype=np.int64)
+        while (done_count < quotas).any():
+            actions = policy.act(obs, deterministic=deterministic, generator=generator)
+            obs, reward, term, trunc, _ = envs.step(actions)
+            live = ~prev_done
+            ep_ret += np.where(live, reward, 0.0)
+            ep_len += live
+            done = (term | trunc) & live
+            for i in np.flatnonzero(done):
+                if done_count[i] < quotas[i]:
+                    returns[i].append(float(ep_ret[i]))
+                    lengths[i].append(int(ep_len[i]))
+                    done_count[i] += 1
+                ep_ret[i] = 0.0
+                ep_len[i] = 0
+            prev_done = term | trunc
+    finally:
+        envs.close()
+    flat_r = [x for env_r in returns for x in env_r]
+    flat_l = [x for env_l in lengths for x in env_l]
+    assert len(flat_r) == episodes and all(math.isfinite(x) for x in flat_r)
+    return EvalResult(env_id, episodes, seed, deterministic, flat_r, flat_l)

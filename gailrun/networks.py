@@ -1,0 +1,79 @@
+"""The actor and critic networks and the `ortho_init` switch.
+
+Actor and critic are separate MLPs, as in the original study (no shared trunk), so that the value loss
+cannot distort the policy's features.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "tanh") -> nn.Sequential:
+    """Linear layers with `activation` between them and none after the last."""
+    act = ACTIVATIONS[activation]
+    layers: list[nn.Module] = []
+    d = in_dim
+    for h in hidden:
+        layers += [nn.Linear(d, int(h)), act()]
+        d = int(h)
+    layers.append(nn.Linear(d, out_dim))
+    return nn.Sequential(*layers)
+
+
+def orthogonal_init(net: nn.Sequential, head_gain: float) -> None:
+    """Orthogonal weights with gain sqrt(2) for hidden layers and `head_gain` for the last, zero biases.
+
+    The correct form of the paper's "orthogonal initialization and layer scaling"; the original study's code
+    used gain 1 everywhere and bias 0.1 (defect 3).
+    """
+    linears = [m for m in net if isinstance(m, nn.Linear)]
+    for i, layer in enumerate(linears):
+        gain = head_gain if i == len(linears) - 1 else math.sqrt(2.0)
+        nn.init.orthogonal_(layer.weight, gain=gain)
+        nn.init.zeros_(layer.bias)
+
+
+class ActorCritic(nn.Module):
+    """A categorical policy and a state-value function over flat observations."""
+
+    def __init__(
+        self,
+        obs_dim: int,
+        n_actions: int,
+        hidden: Sequence[int] = (64, 64),
+        activation: str = "tanh",
+        ortho_init: bool = False,
+    ) -> None:
+        super().__init__()
+        self.obs_dim = obs_dim
+        self.n_actions = n_actions
+        self.actor = mlp(obs_dim, hidden, n_actions, activation)
+        self.critic = mlp(obs_dim, hidden, 1, activation)
+        if ortho_init:
+            orthogonal_init(self.actor, head_gain=0.01)
+            orthogonal_init(self.critic, head_gain=1.0)
+
+    def logits(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.actor(obs)
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.critic(obs).squeeze(-1)
+
+    @torch.no_grad()
+    def act(
+        self, obs: torch.Tensor, deterministic: bool = False, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sample (or argmax) actions; returns the actions and their log-probabilities."""
+        logp_all = torch.log_softmax(self.actor(obs), dim=-1)
+        if deterministic:
+            action = logp_all.argmax(dim=-1)
+        else:
+            action = torch.multinomial(logp_all.exp(), 1, generator=generator).squeeze(-1)
+        return action, logp_all.gather(-1, action.unsqueeze(-1)).squeeze(-1)

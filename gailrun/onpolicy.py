@@ -1,0 +1,97 @@
+"""One on-policy iteration: collect -> relabel rewards -> scale/clip -> GAE -> PPO update.
+
+PPO and GAIL both run through `OnPolicyIteration`; GAIL only supplies a `RewardHook` that updates its
+discriminator on the fresh rollout and returns the rewards that replace the environment's. Reward
+scaling (`reward_std`) and clipping (`reward_clip`) therefore act on whatever rewards the learner uses,
+never on the environment's when GAIL is on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from gailrun.collector import Collector, Episodes
+from gailrun.gae import compute_gae
+from gailrun.normalize import ObsNormalizer, ReturnScaler
+from gailrun.ppo import PPO
+from gailrun.rollout import Rollout, make_batch
+
+
+class RewardHook(Protocol):
+    """Turns a fresh rollout into the rewards the learner optimizes, and reports metrics."""
+
+    def __call__(self, rollout: Rollout, obs_norm: ObsNormalizer) -> tuple[np.ndarray, dict[str, float]]: ...
+
+
+@dataclass
+class IterationResult:
+    episodes: Episodes
+    metrics: dict[str, float] = field(default_factory=dict)
+    learner_rewards: np.ndarray | None = None
+
+
+@dataclass
+class RewardProcessing:
+    gamma: float
+    gae_lambda: float
+    reward_clip: float | None  # None = off
+
+
+class OnPolicyIteration:
+    def __init__(
+        self,
+        collector: Collector,
+        rollout: Rollout,
+        ppo: PPO,
+        scaler: ReturnScaler,
+        processing: RewardProcessing,
+        reward_hook: RewardHook | None = None,
+    ) -> None:
+        self.collector = collector
+        self.rollout = rollout
+        self.ppo = ppo
+        self.scaler = scaler
+        self.processing = processing
+        self.reward_hook = reward_hook
+        # The rewards GAE saw in the last iteration, after relabelling, scaling and clipping (for tests/logs).
+        self.gae_rewards: np.ndarray | None = None
+
+    def value_clip_range(self) -> float:
+        """value_clip_eps in return units: scaled rewards have returns of unit std, raw ones do not.
+
+        The original code clipped unscaled LunarLander values at 0.2 (defect 4), which froze the critic.
+        """
+        eps = self.ppo.s.value_clip_eps
+        return eps if self.scaler.enabled else eps * self.scaler.std
+
+    def step(self) -> IterationResult:
+        r = self.rollout
+        episodes = self.collector.collect(r)
+        metrics: dict[str, float] = {}
+        rewards = r.rewards
+        if self.reward_hook is not None:
+            rewards, hook_metrics = self.reward_hook(r, self.collector.obs_norm)
+            metrics.update(hook_metrics)
+        learner_rewards = rewards
+        rewards = self.scaler(rewards, r.dones, r.valid)
+        if self.processing.reward_clip is not None:
+            c = self.processing.reward_clip
+            rewards = np.clip(rewards, -c, c)
+        self.gae_rewards = rewards
+        adv, ret = compute_gae(
+            rewards,
+            r.values,
+            r.next_value,
+            r.terminated,
+            r.truncated,
+            r.valid,
+            self.processing.gamma,
+            self.processing.gae_lambda,
+        )
+        stats = self.ppo.update(make_batch(r, adv, ret), self.value_clip_range())
+        metrics.update(stats.metrics())
+        metrics["charts/reward_scale"] = self.scaler.std if self.scaler.enabled else 1.0
+        return IterationResult(episodes=episodes, metrics=metrics, learner_rewards=learner_rewards)

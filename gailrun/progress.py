@@ -1,0 +1,45 @@
+"""A live progress bar on a terminal, periodic log lines everywhere else (sweeps, CI, files)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+from tqdm import tqdm
+
+log = logging.getLogger("gailrun")
+
+
+class Progress:
+    def __init__(self, total_steps: int, desc: str, enabled: bool = True, log_every_s: float = 15.0) -> None:
+        self.total = total_steps
+        self.bar = (
+            tqdm(total=total_steps, desc=desc, unit="step", dynamic_ncols=True, leave=True)
+            if (enabled and sys.stderr.isatty())
+            else None
+        )
+        self.log_every_s = log_every_s
+        self._last_log = time.perf_counter()
+        self._shown = 0
+
+    def update(self, steps: int, info: dict[str, float | int | None]) -> None:
+        text = {k: (f"{v:.1f}" if isinstance(v, float) else v) for k, v in info.items() if v is not None}
+        if self.bar is not None:
+            self.bar.update(steps - self._shown)
+            self.bar.set_postfix(text, refresh=False)
+        elif time.perf_counter() - self._last_log >= self.log_every_s:
+            self._last_log = time.perf_counter()
+            pct = 100.0 * steps / max(1, self.total)
+            log.info(
+                "step %d/%d (%.0f%%) %s",
+                steps,
+                self.total,
+                pct,
+                " ".join(f"{k}={v}" for k, v in text.items()),
+            )
+        self._shown = steps
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

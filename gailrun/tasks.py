@@ -1,0 +1,93 @@
+"""Hydra task functions: each builds objects from the composed config, runs them, and reports status.
+
+They run inside `hydra.main`, one call per job of a (multi)run. A `GailrunError` becomes a one-line message
+on stderr and exit code 1; every job leaves `status.json` (ok or failed, metric, error) in its directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from gailrun.checkpoint import atomic_write_bytes
+from gailrun.errors import GailrunError
+
+log = logging.getLogger("gailrun")
+
+
+def output_dir() -> Path:
+    return Path(HydraConfig.get().runtime.output_dir)
+
+
+def write_status(
+    run_dir: Path, status: str, metric: float | None = None, error: str | None = None, **extra: Any
+) -> None:
+    body = {"status": status, "metric": metric, "error": error, **extra}
+    with contextlib.suppress(GailrunError):  # an unwritable run dir is already being reported
+        atomic_write_bytes(run_dir / "status.json", (json.dumps(body, indent=2) + "\n").encode())
+
+
+def fail(run_dir: Path | None, exc: BaseException) -> None:
+    """Report a failed job in one line and exit 1."""
+    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if run_dir is not None:
+        write_status(run_dir, "failed", error=msg, error_type=type(exc).__name__)
+    if not isinstance(exc, GailrunError):
+        log.error("".join(traceback.format_exception(exc)))
+    print(f"gailrun: error: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def train_task(cfg: DictConfig) -> float:
+    from gailrun.trainer import train
+
+    run_dir = output_dir()
+    try:
+        summary = train(cfg, run_dir)
+    except (GailrunError, KeyboardInterrupt) as exc:
+        fail(run_dir, exc if str(exc) else GailrunError("interrupted"))
+    metric = summary.get("best/charts/avg100_return")
+    write_status(run_dir, "ok", metric=metric, summary="summary.json")
+    print(f"run directory: {run_dir}")
+    if "final_eval" in summary:
+        fe = summary["final_eval"]
+        print(
+            f"final evaluation ({fe['checkpoint']}): {fe['mean']:.1f} +- {fe['std']:.1f} over "
+            f"{fe['episodes']} episodes, seed {fe['seed']}"
+        )
+    return float(metric) if metric is not None else float("-inf")
+
+
+def eval_task(cfg: DictConfig) -> float:
+    from gailrun.evaluate import eval_json_path, evaluate
+    from gailrun.policy import load_policy
+
+    try:
+        if cfg.ckpt is None:
+            raise GailrunError("no checkpoint given; pass ckpt=PATH (a best.pt or last.pt of a run)")
+        ckpt = Path(str(cfg.ckpt))
+        policy = load_policy(ckpt, trusted=bool(cfg.trust_checkpoint))
+        result = evaluate(
+            policy,
+            episodes=int(cfg.episodes),
+            seed=int(cfg.seed),
+            deterministic=not bool(cfg.stochastic),
+            num_envs=int(cfg.num_envs),
+            env_id=cfg.get("env_id"),
+            max_episode_steps=cfg.get("max_episode_steps"),
+        )
+        out = eval_json_path(ckpt)
+        result.write_json(out, {"checkpoint": str(ckpt)})
+    except (GailrunError, KeyboardInterrupt) as exc:
+        fail(None, exc if str(exc) else GailrunError("interrupted"))
+    print(result.line())
+    print(f"wrote {out}")
+    return result.mean

@@ -1,0 +1,43 @@
+"""Tiny environments whose returns can be computed by hand."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+
+class CounterEnv(gym.Env):
+    """Observation [steps taken this episode, 1.0]; reward 1 per step; terminates after `terminate_at` steps.
+
+    Truncation comes from the TimeLimit wrapper (`max_episode_steps`), so the two ways an episode ends can be
+    told apart in GAE tests.
+    """
+
+    metadata: ClassVar[dict] = {"render_modes": []}
+
+    def __init__(self, terminate_at: int | None = None, reward: float = 1.0) -> None:
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+        self.terminate_at = terminate_at
+        self.reward = reward
+        self.t = 0
+
+    def _obs(self) -> np.ndarray:
+        return np.array([self.t, 1.0], dtype=np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self._obs(), {}
+
+    def step(self, action):
+        self.t += 1
+        terminated = self.terminate_at is not None and self.t >= self.terminate_at
+        return self._obs(), self.reward, terminated, False, {}
+
+
+def register() -> None:
+    if "GailrunTest/Counter-v0" not in gym.registry:
+        gym.register("GailrunTest/Counter-v0", entry_point=CounterEnv)
