@@ -91,6 +91,19 @@ def show_config(ctx: typer.Context, overrides: list[str] = Overrides) -> None:
     run_hydra("train", train_task, [*(overrides or []), *ctx.args, "--cfg", "job", "--resolve"])
 
 
+@app.command("collect-expert", context_settings=HYDRA_ARGS)
+def collect_expert(ctx: typer.Context, overrides: list[str] = Overrides) -> None:
+    """Record a checkpoint's episodes as a Minari dataset: ckpt=PATH episodes=200 min_score=230 [out=PATH]."""
+    from gailrun.tasks import collect_expert_task
+
+    run_hydra("collect_expert", collect_expert_task, [*(overrides or []), *ctx.args])
+
+
+from gailrun.data.cli import data_app  # noqa: E402
+
+app.add_typer(data_app, name="data", help="Inspect and convert demonstration datasets.")
+
+
 def main() -> None:
     app()
 

@@ -91,3 +91,32 @@ def eval_task(cfg: DictConfig) -> float:
     print(result.line())
     print(f"wrote {out}")
     return result.mean
+
+
+def collect_expert_task(cfg: DictConfig) -> None:
+    from gailrun.data.collect import collect_expert
+
+    try:
+        if cfg.ckpt is None:
+            raise GailrunError("no checkpoint given; pass ckpt=PATH of a trained policy")
+        ds = collect_expert(
+            Path(str(cfg.ckpt)),
+            episodes=int(cfg.episodes),
+            out=Path(str(cfg.out)) if cfg.out else None,
+            min_score=None if cfg.min_score is None else float(cfg.min_score),
+            seed=int(cfg.seed),
+            deterministic=not bool(cfg.stochastic),
+            dataset_id=cfg.dataset_id,
+            overwrite=bool(cfg.overwrite),
+            trusted=bool(cfg.trust_checkpoint),
+        )
+    except (GailrunError, KeyboardInterrupt) as exc:
+        fail(None, exc if str(exc) else GailrunError("interrupted"))
+    card = ds.card
+    kept = card["returns_kept"]
+    print(
+        f"kept {card['episodes_kept']} of {card['episodes_played']} episodes of {ds.env_id} "
+        f"(min_score {card['min_score']}): return {kept['mean']:.1f} +- {kept['std']:.1f}, "
+        f"{ds.total_steps} steps"
+    )
+    print(f"wrote {ds.path}")

@@ -1,0 +1,148 @@
+"""Record episodes of a trained policy as a Minari dataset with a card (`gailrun collect-expert`).
+
+Each episode is played on a single env reset with its own seed (seed + k), so any one episode can be
+replayed exactly from the card's seed and its index.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gailrun import __version__
+from gailrun.data.episodes import Episode, return_summary
+from gailrun.data.minari_io import Dataset, write_dataset
+from gailrun.envs import make_vec_env, resolve_env_id
+from gailrun.errors import DataError
+from gailrun.policy import Policy, load_policy
+
+
+def play_episodes(
+    act: Any,
+    env_id: str,
+    episodes: int,
+    seed: int,
+    max_episode_steps: int | None = None,
+) -> list[Episode]:
+    """Play `episodes` episodes with `act(obs[1, D]) -> actions[1]`, recording everything Minari stores."""
+    envs = make_vec_env(resolve_env_id(env_id), 1, max_episode_steps=max_episode_steps)
+    out: list[Episode] = []
+    try:
+        for k in range(episodes):
+            obs, _ = envs.reset(seed=seed + k)
+            observations, actions, rewards, terms, truncs = [obs[0].copy()], [], [], [], []
+            while True:
+                a = act(obs)
+                obs, r, term, trunc, _ = envs.step(a)
+                observations.append(obs[0].copy())
+                actions.append(int(a[0]))
+                rewards.append(float(r[0]))
+                terms.append(bool(term[0]))
+                truncs.append(bool(trunc[0]))
+                if term[0] or trunc[0]:
+                    break
+            out.append(
+                Episode(
+                    np.stack(observations),
+                    np.array(actions),
+                    np.array(rewards),
+                    np.array(terms),
+                    np.array(truncs),
+                    seed=seed + k,
+                )
+            )
+    finally:
+        envs.close()
+    return out
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def build_card(
+    env_id: str,
+    played: list[Episode],
+    kept: list[Episode],
+    min_score: float | None,
+    seed: int,
+    source: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "env_id": env_id,
+        "source": source,
+        "seed": seed,
+        "min_score": min_score,
+        "episodes_played": len(played),
+        "episodes_kept": len(kept),
+        "episodes_dropped": len(played) - len(kept),
+        "returns_played": return_summary([ep.ret for ep in played]),
+        "returns_kept": return_summary([ep.ret for ep in kept]),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "gailrun_version": __version__,
+        **(extra or {}),
+    }
+
+
+def default_out(ckpt: Path, env_id: str) -> Path:
+    return Path(ckpt).parent / f"demos-{env_id.lower().replace('/', '-')}"
+
+
+def collect_expert(
+    ckpt: Path,
+    episodes: int,
+    out: Path | None,
+    min_score: float | None = None,
+    seed: int = 0,
+    deterministic: bool = True,
+    dataset_id: str | None = None,
+    overwrite: bool = False,
+    trusted: bool = False,
+) -> Dataset:
+    policy: Policy = load_policy(ckpt, trusted=trusted)
+    gen = torch.Generator().manual_seed(seed)
+    played = play_episodes(
+        lambda o: policy.act(o, deterministic=deterministic, generator=gen), policy.env_id, episodes, seed
+    )
+    kept = played if min_score is None else [ep for ep in played if ep.ret >= min_score]
+    if not kept:
+        best = max(ep.ret for ep in played)
+        raise DataError(
+            f"none of {len(played)} episodes reached min_score {min_score} (best return {best:.1f}); "
+            "lower min_score or collect from a better checkpoint"
+        )
+    source = {
+        "checkpoint": str(Path(ckpt).resolve()),
+        "checkpoint_sha256": file_sha256(Path(ckpt)),
+        "algo": policy.algo,
+        "deterministic": deterministic,
+    }
+    card = build_card(
+        policy.env_id,
+        played,
+        kept,
+        min_score,
+        seed,
+        source,
+        {"description": f"{len(kept)} episodes of a gailrun {policy.algo} policy on {policy.env_id}."},
+    )
+    out = Path(out) if out is not None else default_out(Path(ckpt), policy.env_id)
+    name = out.name
+    ds = Dataset(
+        env_id=policy.env_id,
+        episodes=kept,
+        card=card,
+        dataset_id=dataset_id or f"gailrun/{name if '-v' in name else name + '-v0'}",
+    )
+    write_dataset(out, ds, overwrite=overwrite)
+    return ds

@@ -1,0 +1,171 @@
+"""Expert datasets: gailrun writes the Minari format, Minari reads it, and bad data is refused in one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from gailrun.data.episodes import Episode, content_hash
+from gailrun.data.expert import load_expert
+from gailrun.data.minari_io import Dataset, read_dataset, write_dataset
+from gailrun.envs import env_info
+from gailrun.errors import DataError
+from tests.helpers import run_cli
+
+
+def random_episodes(n: int, obs_dim: int = 4, n_actions: int = 2, seed: int = 0) -> list[Episode]:
+    rng = np.random.default_rng(seed)
+    eps = []
+    for i in range(n):
+        t = int(rng.integers(5, 20))
+        term = np.zeros(t, bool)
+        term[-1] = True
+        eps.append(
+            Episode(
+                rng.normal(size=(t + 1, obs_dim)),
+                rng.integers(0, n_actions, t),
+                rng.normal(size=t) + i,
+                term,
+                np.zeros(t, bool),
+                seed=i,
+            )
+        )
+    return eps
+
+
+def test_round_trip_preserves_every_array(tmp_path: Path):
+    eps = random_episodes(5)
+    write_dataset(tmp_path / "ds", Dataset("CartPole-v1", eps, card={"note": "x"}))
+    back = read_dataset(tmp_path / "ds")
+    assert back.env_id == "CartPole-v1" and back.card["note"] == "x"
+    assert back.card["content_sha256"] == content_hash(eps)
+    for a, b in zip(eps, back.episodes, strict=True):
+        for name in ("observations", "actions", "rewards", "terminations", "truncations"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+            assert getattr(a, name).dtype == getattr(b, name).dtype
+        assert a.seed == b.seed
+
+
+def test_minari_loads_gailrun_datasets(tmp_path: Path, monkeypatch):
+    minari = pytest.importorskip("minari")
+    eps = random_episodes(3)
+    root = tmp_path / "root"
+    write_dataset(root / "gailrun" / "toy-v0", Dataset("CartPole-v1", eps, dataset_id="gailrun/toy-v0"))
+    by_path = minari.MinariDataset(root / "gailrun" / "toy-v0" / "data")
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    by_id = minari.load_dataset("gailrun/toy-v0")
+    for ds in (by_path, by_id):
+        assert ds.total_episodes == 3 and ds.env_spec.id == "CartPole-v1"
+        for ours, theirs in zip(eps, ds.iterate_episodes(), strict=True):
+            np.testing.assert_array_equal(ours.observations, theirs.observations)
+            np.testing.assert_array_equal(ours.actions, theirs.actions)
+            np.testing.assert_array_equal(ours.rewards, theirs.rewards)
+
+
+def test_off_by_one_is_named(tmp_path: Path):
+    ep = random_episodes(1)[0]
+    bad = Episode(ep.observations[:-1], ep.actions, ep.rewards, ep.terminations, ep.truncations)
+    with pytest.raises(DataError, match="expected one more observation than actions"):
+        write_dataset(tmp_path / "ds", Dataset("CartPole-v1", [bad]))
+    assert not (tmp_path / "ds").exists()
+
+
+def _junk_hdf5(d: Path) -> None:
+    (d / "data").mkdir(parents=True)
+    (d / "data" / "main_data.hdf5").write_text("junk")
+    (d / "data" / "metadata.json").write_text("{}")
+
+
+@pytest.mark.parametrize(
+    "corrupt, message",
+    [(lambda d: None, "does not exist"), (_junk_hdf5, "not HDF5 or is corrupt")],
+    ids=["missing", "unreadable"],
+)
+def test_missing_and_unreadable_files(tmp_path: Path, corrupt, message):
+    corrupt(tmp_path / "ds")
+    with pytest.raises(DataError, match=message):
+        read_dataset(tmp_path / "ds")
+
+
+def test_nan_and_tampering_are_refused(tmp_path: Path):
+    write_dataset(tmp_path / "ds", Dataset("CartPole-v1", random_episodes(2)))
+    h5 = tmp_path / "ds" / "data" / "main_data.hdf5"
+    with h5py.File(h5, "r+") as f:
+        f["episode_1/rewards"][0] += 1.0
+    with pytest.raises(DataError, match="content hash does not match"):
+        read_dataset(tmp_path / "ds")
+    with h5py.File(h5, "r+") as f:
+        f["episode_0/observations"][2, 1] = np.nan
+    with pytest.raises(DataError, match="NaN or inf"):
+        read_dataset(tmp_path / "ds", verify_hash=False)
+
+
+def expert_cfg(path: Path, **kw):
+    from omegaconf import OmegaConf
+
+    return OmegaConf.create({"path": str(path), "min_score": None, "n_samples": None, "seed": 0, **kw})
+
+
+def test_expert_must_match_the_env(tmp_path: Path):
+    write_dataset(tmp_path / "cp", Dataset("CartPole-v1", random_episodes(3)))
+    with pytest.raises(DataError, match=r"recorded on CartPole-v1 \(obs 4.*LunarLander-v3 \(obs 8"):
+        load_expert(expert_cfg(tmp_path / "cp"), env_info("LunarLander-v3"))
+
+
+def test_too_few_trajectories_after_min_score_names_the_numbers(tmp_path: Path):
+    eps = random_episodes(4)  # returns roughly 0, 1, 2, 3 times the length
+    write_dataset(tmp_path / "cp", Dataset("CartPole-v1", eps))
+    best = max(ep.ret for ep in eps)
+    with pytest.raises(
+        DataError, match=rf"only 0 of 4 trajectories .* min_score 1000000.0 \(best return {best:.1f}\)"
+    ):
+        load_expert(expert_cfg(tmp_path / "cp", min_score=1e6, n_samples=3), env_info("CartPole-v1"))
+
+
+def test_draw_is_seeded_and_filtered(tmp_path: Path):
+    eps = random_episodes(10)
+    write_dataset(tmp_path / "cp", Dataset("CartPole-v1", eps))
+    threshold = float(np.median([ep.ret for ep in eps]))
+    a = load_expert(
+        expert_cfg(tmp_path / "cp", min_score=threshold, n_samples=3, seed=1), env_info("CartPole-v1")
+    )
+    b = load_expert(
+        expert_cfg(tmp_path / "cp", min_score=threshold, n_samples=3, seed=1), env_info("CartPole-v1")
+    )
+    assert [ep.seed for ep in a.episodes] == [ep.seed for ep in b.episodes]
+    assert all(ep.ret >= threshold for ep in a.episodes) and len(a.episodes) == 3
+    assert len(a.transitions) == sum(ep.length for ep in a.episodes)
+
+
+def test_collect_expert_writes_a_card_that_data_info_reads(tmp_path: Path):
+    run = tmp_path / "run"
+    out = run_cli(
+        "train",
+        "env=cartpole",
+        "env.num_envs=2",
+        "algo.num_steps=64",
+        "train.total_steps=256",
+        "final_eval.episodes=0",
+        f"hydra.run.dir={run}",
+    )
+    assert out.returncode == 0, out.stderr
+    out = run_cli(
+        "collect-expert",
+        f"ckpt={run / 'last.pt'}",
+        "episodes=6",
+        "min_score=15",
+        f"out={tmp_path / 'demos'}",
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    card = read_dataset(tmp_path / "demos").card
+    assert card["episodes_played"] == 6 and card["episodes_kept"] + card["episodes_dropped"] == 6
+    assert card["env_id"] == "CartPole-v1" and card["source"]["checkpoint"].endswith("last.pt")
+    assert sum(card["returns_played"]["histogram"]["counts"]) == 6 and len(card["content_sha256"]) == 64
+    info = run_cli("data", "info", str(tmp_path / "demos"), "--json")
+    assert info.returncode == 0 and json.loads(info.stdout)["hash"] == "ok"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demos", "run"]
