@@ -6,6 +6,7 @@ calls the Hydra-decorated task. Hydra's own errors (unknown groups or keys) reac
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -99,12 +100,23 @@ def collect_expert(ctx: typer.Context, overrides: list[str] = Overrides) -> None
     run_hydra("collect_expert", collect_expert_task, [*(overrides or []), *ctx.args])
 
 
+@app.command("play", context_settings=HYDRA_ARGS)
+def play(ctx: typer.Context, overrides: list[str] = Overrides) -> None:
+    """Record human demonstrations with the keyboard: env=cartpole episodes=10 [fps=30] [out=PATH]."""
+    from gailrun.play import play_task
+
+    run_hydra("play", play_task, [*(overrides or []), *ctx.args])
+
+
 from gailrun.data.cli import data_app  # noqa: E402
 
 app.add_typer(data_app, name="data", help="Inspect and convert demonstration datasets.")
 
 
 def main() -> None:
+    # Before torch is imported: one intra-op thread unless the user says otherwise. Small MLPs gain nothing
+    # from more, and parallel jobs on few cores slow down by orders of magnitude when threads spin-wait.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     app()
 
 

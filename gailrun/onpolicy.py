@@ -23,14 +23,23 @@ from gailrun.rollout import Rollout, make_batch
 class RewardHook(Protocol):
     """Turns a fresh rollout into the rewards the learner optimizes, and reports metrics."""
 
-    def __call__(self, rollout: Rollout, obs_norm: ObsNormalizer) -> tuple[np.ndarray, dict[str, float]]: ...
+    def __call__(
+        self, rollout: Rollout, obs_norm: ObsNormalizer
+    ) -> tuple[np.ndarray, dict[str, float | None]]: ...
+
+    def episode_scores(self) -> dict[str, list[float]]:
+        """Per-episode scores of the episodes that ended in the last rollout, in the collector's order."""
+        ...
 
 
 @dataclass
 class IterationResult:
-    episodes: Episodes
-    metrics: dict[str, float] = field(default_factory=dict)
-    learner_rewards: np.ndarray | None = None
+    """What one iteration reports: finished episodes (env return), metrics, and per-episode scores by name
+    (e.g. "return", "irl_return") that the trainer's best-checkpoint trackers average."""
+
+    episodes: Episodes | None = None
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    episode_scores: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -70,12 +79,13 @@ class OnPolicyIteration:
     def step(self) -> IterationResult:
         r = self.rollout
         episodes = self.collector.collect(r)
-        metrics: dict[str, float] = {}
+        metrics: dict[str, float | None] = {}
+        scores: dict[str, list[float]] = {"return": list(episodes.returns)}
         rewards = r.rewards
         if self.reward_hook is not None:
             rewards, hook_metrics = self.reward_hook(r, self.collector.obs_norm)
             metrics.update(hook_metrics)
-        learner_rewards = rewards
+            scores.update(self.reward_hook.episode_scores())
         rewards = self.scaler(rewards, r.dones, r.valid)
         if self.processing.reward_clip is not None:
             c = self.processing.reward_clip
@@ -94,4 +104,4 @@ class OnPolicyIteration:
         stats = self.ppo.update(make_batch(r, adv, ret), self.value_clip_range())
         metrics.update(stats.metrics())
         metrics["charts/reward_scale"] = self.scaler.std if self.scaler.enabled else 1.0
-        return IterationResult(episodes=episodes, metrics=metrics, learner_rewards=learner_rewards)
+        return IterationResult(episodes=episodes, metrics=metrics, episode_scores=scores)

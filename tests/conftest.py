@@ -4,12 +4,16 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from tests.toy_envs import register
 
 register()
+# One intra-op thread, as every gailrun job uses: OpenMP threads spin-waiting on a loaded 2-core machine
+# make small-tensor ops two orders of magnitude slower.
+torch.set_num_threads(1)
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")

@@ -39,7 +39,7 @@ def test_checkpoint_is_complete_and_safe_to_load(trained: Path):
     assert ckpt["obs_norm"]["enabled"] is True and ckpt["obs_norm"]["mean"].shape == (4,)
     assert ckpt["config"]["ppo_opts"]["obs_norm"] is True  # the resolved config
     assert {"gailrun", "torch", "gymnasium", "numpy", "python"} <= set(ckpt["versions"])
-    assert ckpt["progress"]["env_steps"] >= 512
+    assert ckpt["progress"]["unit"] == "step" and ckpt["progress"]["steps"] >= 512
 
 
 def test_eval_uses_the_saved_normalizer(trained: Path, make_cfg, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -61,16 +62,18 @@ def info(
             f"returns      {r['mean']:.1f} +- {r['std']:.1f} (min {r['min']:.1f}, median {r['median']:.1f}, "
             f"max {r['max']:.1f})"
         )
-        if "episodes_played" in card:
+        src = card.get("source") or {}
+        if "episodes_played" in card and "format" not in src:  # imports are not filtered by score
             typer.echo(
                 f"filter       min_score {card.get('min_score')}: kept {card['episodes_kept']}, "
                 f"dropped {card['episodes_dropped']} of {card['episodes_played']} played"
             )
-        src = card.get("source") or {}
+        if card.get("incomplete_episodes_dropped"):
+            typer.echo(f"incomplete   {card['incomplete_episodes_dropped']} episode(s) dropped on import")
         for key in ("checkpoint", "algo", "format", "original"):
             if key in src:
-                typer.echo(f"{'source.' + key:<13}{src[key]}")
-        if "seed" in card:
+                typer.echo(f"{'source.' + key:<12} {src[key]}")
+        if card.get("seed") is not None:
             typer.echo(f"seed         {card['seed']}")
         hist = r["histogram"]
         typer.echo(
@@ -83,3 +86,98 @@ def info(
         typer.echo(f"content hash {actual[:16]}... {hash_state}")
     if hash_state == "MISMATCH":
         raise typer.Exit(1)
+
+
+class ImportFormat(str, Enum):
+    imitation = "imitation"
+    imitation_npz = "imitation-npz"
+    d3rlpy = "d3rlpy"
+    sb3 = "sb3"
+
+
+class ExportFormat(str, Enum):
+    imitation = "imitation"
+    imitation_npz = "imitation-npz"
+    d3rlpy = "d3rlpy"
+
+
+def _dataset_id(out: Path) -> str:
+    name = out.name
+    return f"gailrun/{name if '-v' in name else name + '-v0'}"
+
+
+@data_app.command("import")
+def import_(
+    src: Annotated[
+        Path,
+        typer.Argument(
+            help="imitation: the save_to_disk directory; imitation-npz: the .npz file; d3rlpy: the .h5 "
+            "file; sb3: the replay-buffer .pkl."
+        ),
+    ],
+    out: Annotated[Path, typer.Argument(help="The Minari dataset directory to write.")],
+    source_format: Annotated[ImportFormat, typer.Option("--from", help="Format of SRC.", show_choices=True)],
+    env: Annotated[str, typer.Option("--env", help="Gymnasium id the data was recorded on.")],
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle", help="sb3 only: load the pickle (it can run code; only for trusted files)."
+        ),
+    ] = False,
+    zero_final_obs: Annotated[
+        bool,
+        typer.Option(
+            "--zero-final-obs",
+            help="d3rlpy only: files not written by gailrun lack the final observation of terminated "
+            "episodes; use d3rlpy's zero observation for it instead of stopping.",
+        ),
+    ] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Convert another tool's demonstrations into a gailrun (Minari) dataset."""
+    from gailrun.data.convert import import_dataset
+    from gailrun.data.minari_io import write_dataset
+    from gailrun.errors import DataError
+
+    try:
+        if out.exists() and not overwrite:
+            raise DataError(f"{out} already exists; pass --overwrite or choose another OUT")
+        ds = import_dataset(
+            source_format.value, src, env, trust_pickle=trust_pickle, zero_final_obs=zero_final_obs
+        )
+        ds.dataset_id = _dataset_id(out)
+        write_dataset(out, ds, overwrite=overwrite)
+    except GailrunError as exc:
+        _fail(exc)
+    typer.echo(
+        f"imported {len(ds.episodes)} episodes ({ds.total_steps} steps) of {ds.env_id} from "
+        f"{source_format.value} {src} -> {out}"
+    )
+    dropped = ds.card.get("incomplete_episodes_dropped")
+    if dropped:
+        typer.echo(f"dropped {dropped} incomplete episode(s); see the card (`gailrun data info {out}`)")
+
+
+@data_app.command("export")
+def export(
+    src: Annotated[Path, typer.Argument(help="A gailrun (Minari) dataset directory.")],
+    out: Annotated[Path, typer.Argument(help="Where to write: a directory (imitation) or a file.")],
+    target_format: Annotated[ExportFormat, typer.Option("--to", help="Format to write.", show_choices=True)],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Convert a gailrun (Minari) dataset into another tool's format."""
+    from gailrun.data.convert import export_dataset
+    from gailrun.data.minari_io import read_dataset
+    from gailrun.errors import DataError
+
+    try:
+        if out.exists() and not overwrite:
+            raise DataError(f"{out} already exists; pass --overwrite or choose another OUT")
+        ds = read_dataset(src)
+        export_dataset(target_format.value, ds, out, overwrite=overwrite)
+    except GailrunError as exc:
+        _fail(exc)
+    typer.echo(
+        f"exported {len(ds.episodes)} episodes ({ds.total_steps} steps) of {ds.env_id} from {src} -> "
+        f"{target_format.value} {out}"
+    )

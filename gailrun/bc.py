@@ -1,0 +1,113 @@
+"""Behaviour cloning: cross-entropy of the policy's logits on expert (s, a) pairs.
+
+Used on its own (`algo=bc`) and to pretrain GAIL's policy (`algo.bc_pretrain_epochs`). Two defects of the
+original code are avoided: the loss takes logits, not softmax probabilities (softmax twice), and the
+observation normalizer is fitted once on the training split and frozen, not rebuilt per validation batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from gailrun.data.episodes import Transitions
+from gailrun.errors import DataError, DivergenceError
+from gailrun.networks import ActorCritic
+from gailrun.normalize import ObsNormalizer
+
+BC_METRICS = ("bc/train_loss", "bc/train_acc", "bc/val_loss", "bc/val_acc", "bc/epoch")
+
+
+@dataclass(frozen=True)
+class BCSettings:
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 0.001
+    val_fraction: float = 0.1
+
+
+class BehaviourCloning:
+    """Holds the train/validation split and the optimizer; `epoch()` runs one pass and reports."""
+
+    def __init__(
+        self,
+        agent: ActorCritic,
+        obs_norm: ObsNormalizer,
+        data: Transitions,
+        settings: BCSettings,
+        generator: torch.Generator,
+    ) -> None:
+        n = len(data)
+        n_val = round(n * settings.val_fraction)
+        if n - n_val < 1:
+            raise DataError(f"only {n} expert transitions; BC needs more data or a smaller algo.val_fraction")
+        perm = torch.randperm(n, generator=generator).numpy()
+        train_idx, val_idx = perm[n_val:], perm[:n_val]
+        if obs_norm.enabled:
+            obs_norm.training = True
+            obs_norm.update(data.obs[train_idx])
+        obs_norm.training = False
+        self.obs_norm = obs_norm
+        self.train_obs = torch.from_numpy(obs_norm(data.obs[train_idx]))
+        self.train_act = torch.from_numpy(data.actions[train_idx])
+        self.val_obs = torch.from_numpy(obs_norm(data.obs[val_idx]))
+        self.val_act = torch.from_numpy(data.actions[val_idx])
+        self.agent, self.s, self.generator = agent, settings, generator
+        self.optimizer = torch.optim.Adam(agent.actor.parameters(), lr=settings.lr)
+        self.epochs_done = 0
+
+    def epoch(self) -> dict[str, float]:
+        n = self.train_act.shape[0]
+        perm = torch.randperm(n, generator=self.generator)
+        loss_sum, correct = 0.0, 0
+        for start in range(0, n, self.s.batch_size):
+            idx = perm[start : start + self.s.batch_size]
+            logits = self.agent.logits(self.train_obs[idx])
+            loss = F.cross_entropy(logits, self.train_act[idx])
+            if not torch.isfinite(loss):
+                raise DivergenceError(f"non-finite BC loss in epoch {self.epochs_done + 1}; lower algo.bc.lr")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            loss_sum += loss.item() * len(idx)
+            correct += int((logits.argmax(-1) == self.train_act[idx]).sum())
+        self.epochs_done += 1
+        val_loss, val_acc = self.validate()
+        return {
+            "bc/train_loss": loss_sum / n,
+            "bc/train_acc": correct / n,
+            "bc/val_loss": val_loss,
+            "bc/val_acc": val_acc,
+            "bc/epoch": float(self.epochs_done),
+        }
+
+    @torch.no_grad()
+    def validate(self) -> tuple[float, float]:
+        if self.val_act.shape[0] == 0:
+            return float("nan"), float("nan")
+        logits = self.agent.logits(self.val_obs)
+        loss = F.cross_entropy(logits, self.val_act).item()
+        acc = float((logits.argmax(-1) == self.val_act).float().mean())
+        return loss, acc
+
+
+def pretrain(
+    agent: ActorCritic,
+    obs_norm: ObsNormalizer,
+    data: Transitions,
+    settings: BCSettings,
+    generator: torch.Generator,
+) -> list[dict[str, float]]:
+    """Run `settings.epochs` of BC on the actor (GAIL's BC pretraining); returns each epoch's metrics."""
+    bc = BehaviourCloning(agent, obs_norm, data, settings, generator)
+    history = [bc.epoch() for _ in range(settings.epochs)]
+    obs_norm.training = True  # the RL phase keeps updating the statistics
+    return history
+
+
+def accuracy(agent: ActorCritic, obs_norm: ObsNormalizer, data: Transitions) -> float:
+    with torch.no_grad():
+        logits = agent.logits(torch.from_numpy(obs_norm(data.obs)))
+    return float((logits.argmax(-1).numpy() == data.actions).mean())

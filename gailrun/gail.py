@@ -1,0 +1,282 @@
+"""GAIL: PPO plus two steps per iteration, supplied as a reward hook of the on-policy pipeline.
+
+1. Update the discriminator D(s, a) on the fresh rollout against expert (s, a) pairs.
+2. Replace the rollout's rewards by D's reward before GAE (the environment's reward is never learned from;
+   the trainer logs it as the true score beside `irl_score`, the episode sum of D's reward).
+
+Internally D outputs the log-odds that (s, a) is the expert's: D = sigmoid(logit) = P(expert). The reward
+forms, as functions of that D:
+- `neg_log_learner`: -log D_learner with expert = 0 / learner = 1, the LunarLander study's form. Since
+  D_learner = 1 - D, it is -log(1 - D): the same reward as `gan`, kept as its own name for the study.
+- `gan`: -log(1 - D) (expert = 1), the usual GAN form. Always positive: a survival bonus.
+- `prob`: D itself, the CartPole study's form. Always positive: a survival bonus.
+- `airl`: log D - log(1 - D), the logit (AIRL-style). Zero where D cannot tell, either sign otherwise.
+A sign-fixed reward pays the agent for episode length itself (positive forms: for surviving; a negative
+form: for ending early), whatever it imitates. `absorbing=true` removes that bias as in Kostrikov et al.
+(2019, "Discriminator-Actor-Critic"): a terminated episode continues in an absorbing state that D also
+scores, so its return is D's verdict on the absorbing state forever, not zero.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gailrun.data.expert import ExpertData
+from gailrun.errors import DivergenceError, GailrunError
+from gailrun.networks import mlp
+from gailrun.normalize import ObsNormalizer
+from gailrun.rollout import Rollout
+
+log = logging.getLogger("gailrun")
+
+REWARD_FORMS = ("neg_log_learner", "gan", "prob", "airl")
+GAIL_METRICS = (
+    "gail/loss",
+    "gail/expert_acc",
+    "gail/learner_acc",
+    "gail/grad_penalty",
+    "gail/d_frozen",
+    "gail/reward_mean",
+    "gail/irl_return",
+    "gail/avg100_irl_return",
+)
+
+
+def reward_from_logits(logits: torch.Tensor, form: str) -> torch.Tensor:
+    """D's reward for each logit = log P(expert) - log P(learner); monotone increasing in D for every form."""
+    if form in ("gan", "neg_log_learner"):
+        return -F.logsigmoid(-logits)  # -log(1 - D), computed stably
+    if form == "prob":
+        return torch.sigmoid(logits)
+    if form == "airl":
+        return logits
+    raise GailrunError(f"algo.reward_form={form!r} is unknown; choose one of {', '.join(REWARD_FORMS)}")
+
+
+@dataclass(frozen=True)
+class GailSettings:
+    reward_form: str = "airl"
+    absorbing: bool = True
+    dstep: int = 1
+    epochs: int = 1
+    lr: float = 0.002
+    betas: tuple[float, float] = (0.9, 0.999)
+    expert_sampler: str = "pointer"
+    grad_penalty: float = 0.0
+    early_stop_expert_acc: float | None = None
+    early_stop_learner_acc: float | None = None
+    gamma: float = 0.99
+
+
+class Discriminator(nn.Module):
+    """D(s, a): an MLP on [normalized obs, one-hot action] (+ an absorbing-state flag) -> logit."""
+
+    def __init__(
+        self,
+        obs_dim: int,
+        n_actions: int,
+        hidden: Sequence[int],
+        activation: str = "tanh",
+        absorbing: bool = False,
+    ) -> None:
+        super().__init__()
+        self.obs_dim, self.n_actions, self.absorbing = obs_dim, n_actions, absorbing
+        self.net = mlp(obs_dim + n_actions + int(absorbing), hidden, 1, activation)
+
+    def inputs(
+        self, obs: torch.Tensor, actions: torch.Tensor, flags: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Absorbing rows (flag 1) have zero observation and zero action, so only the flag speaks for them."""
+        one_hot = F.one_hot(actions, self.n_actions).to(obs.dtype)
+        if not self.absorbing:
+            return torch.cat([obs, one_hot], dim=-1)
+        f = torch.zeros(obs.shape[0], dtype=obs.dtype) if flags is None else flags.to(obs.dtype)
+        keep = (1.0 - f).unsqueeze(-1)
+        return torch.cat([obs * keep, one_hot * keep, f.unsqueeze(-1)], dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(-1)
+
+
+class ExpertSampler:
+    """Expert minibatches: a pointer over a shuffled order, reshuffled when it wraps (OpenAI baselines'
+    way, every sample seen once per pass), or independent uniform draws (`random`)."""
+
+    def __init__(self, size: int, mode: str, rng: np.random.Generator) -> None:
+        if mode not in ("pointer", "random"):
+            raise GailrunError(f"algo.expert_sampler={mode!r} is unknown; choose pointer or random")
+        self.size, self.mode, self.rng = size, mode, rng
+        self.order = rng.permutation(size)
+        self.pointer = 0
+
+    def next(self, batch: int) -> np.ndarray:
+        if self.mode == "random":
+            return self.rng.integers(0, self.size, batch)
+        out = []
+        while batch > 0:
+            if self.pointer >= self.size:
+                self.order = self.rng.permutation(self.size)
+                self.pointer = 0
+            take = min(batch, self.size - self.pointer)
+            out.append(self.order[self.pointer : self.pointer + take])
+            self.pointer += take
+            batch -= take
+        return np.concatenate(out)
+
+
+class GailRewardHook:
+    """Updates D on each rollout and returns D's rewards for it (see module docstring)."""
+
+    def __init__(
+        self,
+        disc: Discriminator,
+        settings: GailSettings,
+        expert: ExpertData,
+        num_envs: int,
+        generator: torch.Generator,
+        rng: np.random.Generator,
+    ) -> None:
+        if settings.reward_form not in REWARD_FORMS:
+            reward_from_logits(torch.zeros(1), settings.reward_form)  # raises the one-line error
+        self.disc, self.s, self.generator = disc, settings, generator
+        self.optimizer = torch.optim.Adam(disc.parameters(), lr=settings.lr, betas=tuple(settings.betas))
+        tr = expert.transitions
+        # Expert samples: every transition, plus one absorbing sample per terminated expert episode.
+        n_abs = int(tr.terminations.sum()) if settings.absorbing else 0
+        self.expert_obs = np.concatenate([tr.obs, np.zeros((n_abs, tr.obs.shape[1]), np.float32)])
+        self.expert_actions = np.concatenate([tr.actions, np.zeros(n_abs, np.int64)])
+        self.expert_flags = np.concatenate([np.zeros(len(tr), np.float32), np.ones(n_abs, np.float32)])
+        self.sampler = ExpertSampler(len(self.expert_actions), settings.expert_sampler, rng)
+        self.frozen = False
+        self.updates = 0
+        self.irl_acc = np.zeros(num_envs, dtype=np.float64)
+        self.last_irl_returns: list[float] = []
+
+    # ----- step 1: the discriminator update ----------------------------------------------------------
+    def _learner_samples(self, r: Rollout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        valid = r.valid.reshape(-1)
+        obs = r.raw_obs.reshape(-1, r.obs_dim)[valid]
+        actions = r.actions.reshape(-1)[valid]
+        flags = np.zeros(len(actions), np.float32)
+        if self.s.absorbing:
+            n_abs = int((r.valid & r.terminated).sum())
+            obs = np.concatenate([obs, np.zeros((n_abs, r.obs_dim), np.float32)])
+            actions = np.concatenate([actions, np.zeros(n_abs, np.int64)])
+            flags = np.concatenate([flags, np.ones(n_abs, np.float32)])
+        return obs, actions, flags
+
+    def _inputs(
+        self, raw_obs: np.ndarray, actions: np.ndarray, flags: np.ndarray, norm: ObsNormalizer
+    ) -> torch.Tensor:
+        obs = torch.from_numpy(norm(raw_obs))
+        return self.disc.inputs(obs, torch.from_numpy(actions), torch.from_numpy(flags))
+
+    def update(self, r: Rollout, norm: ObsNormalizer) -> dict[str, float]:
+        l_obs, l_act, l_flag = self._learner_samples(r)
+        n = len(l_act)
+        batch = max(1, math.ceil(n / self.s.dstep))
+        sums = {"loss": 0.0, "e_acc": 0.0, "l_acc": 0.0, "gp": 0.0}
+        count = 0
+        for _ in range(self.s.epochs):
+            perm = torch.randperm(n, generator=self.generator).numpy()
+            for start in range(0, n, batch):
+                li = perm[start : start + batch]
+                ei = self.sampler.next(len(li))
+                x_l = self._inputs(l_obs[li], l_act[li], l_flag[li], norm)
+                x_e = self._inputs(self.expert_obs[ei], self.expert_actions[ei], self.expert_flags[ei], norm)
+                logit_l, logit_e = self.disc(x_l), self.disc(x_e)
+                loss = F.binary_cross_entropy_with_logits(
+                    logit_e, torch.ones_like(logit_e)
+                ) + F.binary_cross_entropy_with_logits(logit_l, torch.zeros_like(logit_l))
+                gp = torch.zeros(())
+                if self.s.grad_penalty > 0:
+                    alpha = torch.rand(len(li), 1, generator=self.generator)
+                    mix = (alpha * x_e + (1 - alpha) * x_l).requires_grad_(True)
+                    (grad,) = torch.autograd.grad(self.disc(mix).sum(), mix, create_graph=True)
+                    gp = ((grad.norm(dim=-1) - 1.0) ** 2).mean()
+                    loss = loss + self.s.grad_penalty * gp
+                if not torch.isfinite(loss):
+                    raise DivergenceError(
+                        f"non-finite discriminator loss at update {self.updates + 1}; lower disc.lr or set "
+                        "algo.grad_penalty"
+                    )
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                with torch.no_grad():
+                    sums["e_acc"] += (logit_e > 0).float().mean().item()
+                    sums["l_acc"] += (logit_l < 0).float().mean().item()
+                sums["loss"] += loss.item()
+                sums["gp"] += gp.item()
+                count += 1
+        self.updates += 1
+        out = {k: v / count for k, v in sums.items()}
+        e_thr, l_thr = self.s.early_stop_expert_acc, self.s.early_stop_learner_acc
+        if e_thr is not None and l_thr is not None and out["e_acc"] >= e_thr and out["l_acc"] >= l_thr:
+            self.frozen = True
+            log.info(
+                "gail: discriminator frozen after update %d (expert acc %.3f >= %s, learner acc %.3f >= %s)",
+                self.updates,
+                out["e_acc"],
+                e_thr,
+                out["l_acc"],
+                l_thr,
+            )
+        return out
+
+    # ----- step 2: the reward relabel ----------------------------------------------------------------
+    @torch.no_grad()
+    def rewards(self, r: Rollout, norm: ObsNormalizer) -> np.ndarray:
+        """D's reward for every row; autoreset rows get 0; terminal rows add the absorbing state's value."""
+        t, n = r.num_steps, r.num_envs
+        x = self._inputs(
+            r.raw_obs.reshape(t * n, -1), r.actions.reshape(-1), np.zeros(t * n, np.float32), norm
+        )
+        rew = reward_from_logits(self.disc(x), self.s.reward_form).numpy().reshape(t, n).astype(np.float64)
+        if self.s.absorbing:
+            x_abs = self.disc.inputs(
+                torch.zeros(1, r.obs_dim), torch.zeros(1, dtype=torch.long), torch.ones(1)
+            )
+            r_abs = float(reward_from_logits(self.disc(x_abs), self.s.reward_form)[0])
+            # An absorbing state repeats forever: its discounted value is r_abs / (1 - gamma), one step later.
+            rew = rew + np.where(r.terminated, self.s.gamma * r_abs / (1.0 - self.s.gamma), 0.0)
+        return np.where(r.valid, rew, 0.0).astype(np.float32)
+
+    def __call__(self, r: Rollout, norm: ObsNormalizer) -> tuple[np.ndarray, dict[str, float | None]]:
+        stats = {"loss": math.nan, "e_acc": math.nan, "l_acc": math.nan, "gp": math.nan}
+        if not self.frozen:
+            stats = self.update(r, norm)
+        rewards = self.rewards(r, norm)
+        self.last_irl_returns = self._episode_sums(rewards, r)
+        return rewards, {
+            "gail/loss": stats["loss"],
+            "gail/expert_acc": stats["e_acc"],
+            "gail/learner_acc": stats["l_acc"],
+            "gail/grad_penalty": stats["gp"],
+            "gail/d_frozen": float(self.frozen),
+            "gail/reward_mean": float(rewards[r.valid].mean()) if r.valid.any() else math.nan,
+            "gail/irl_return": float(np.mean(self.last_irl_returns)) if self.last_irl_returns else None,
+        }
+
+    def episode_scores(self) -> dict[str, list[float]]:
+        return {"irl_return": self.last_irl_returns}
+
+    def _episode_sums(self, rewards: np.ndarray, r: Rollout) -> list[float]:
+        """irl_score: the episode sum of D's reward, in the same episode order as the collector reports."""
+        done_sums: list[float] = []
+        dones = r.dones
+        for t in range(r.num_steps):
+            v = r.valid[t]
+            self.irl_acc += np.where(v, rewards[t], 0.0)
+            for i in np.flatnonzero(v & dones[t]):
+                done_sums.append(float(self.irl_acc[i]))
+                self.irl_acc[i] = 0.0
+        return done_sums

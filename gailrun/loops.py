@@ -1,0 +1,248 @@
+"""The iteration each algorithm plugs into the trainer.
+
+- `OnPolicyLoop` (algo=ppo, and algo=gail with a `GailRewardHook`): one rollout and PPO update per step;
+  progress is counted in env steps.
+- `BCLoop` (algo=bc): one epoch of behaviour cloning per step; progress is counted in epochs.
+Both report `IterationResult`s; the trainer does the logging, checkpoints and stopping.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from gailrun.bc import BC_METRICS, BCSettings, BehaviourCloning, pretrain
+from gailrun.collector import Collector
+from gailrun.data.expert import ExpertData, load_expert
+from gailrun.envs import EnvInfo, make_vec_env, seed_vec_env
+from gailrun.gail import GAIL_METRICS, Discriminator, GailRewardHook, GailSettings
+from gailrun.loggers import BASE_METRICS
+from gailrun.networks import ActorCritic
+from gailrun.normalize import ObsNormalizer, ReturnScaler
+from gailrun.onpolicy import IterationResult, OnPolicyIteration, RewardProcessing
+from gailrun.ppo import PPO, PPOSettings, PPOStats, as_float_tuple, linear_lr
+from gailrun.rollout import Rollout
+
+
+class Tracker:
+    """Keeps `filename` as the best checkpoint by the running average (over `window` values) of a score."""
+
+    def __init__(
+        self, metric: str, filename: str, source: str, window: int, min_count: int, mode: str = "max"
+    ):
+        self.metric, self.filename, self.source = metric, filename, source
+        self.window, self.min_count, self.mode = window, min_count, mode
+        self.values: list[float] = []
+        self.best = -math.inf if mode == "max" else math.inf
+        self.best_step: int | None = None
+
+    def add(self, xs: list[float]) -> None:
+        self.values = (self.values + list(xs))[-self.window :]
+
+    @property
+    def average(self) -> float | None:
+        return float(np.mean(self.values)) if self.values else None
+
+    def improved(self) -> bool:
+        avg = self.average
+        if avg is None or len(self.values) < self.min_count or math.isnan(avg):
+            return False
+        return avg > self.best if self.mode == "max" else avg < self.best
+
+
+def ppo_settings(cfg: DictConfig) -> PPOSettings:
+    a, o = cfg.algo, cfg.ppo_opts
+    return PPOSettings(
+        lr=float(a.lr),
+        betas=as_float_tuple(a.betas),
+        adam_eps=float(a.adam_eps),
+        num_epochs=int(a.num_epochs),
+        minibatch_size=int(a.minibatch_size),
+        clip_eps=float(a.clip_eps),
+        ent_coef=float(a.ent_coef),
+        vf_coef=float(a.vf_coef),
+        norm_adv=bool(a.norm_adv),
+        target_kl=None if a.target_kl is None else float(a.target_kl),
+        max_grad_norm=float(a.max_grad_norm),
+        value_clip_eps=float(a.value_clip_eps),
+        policy_noclip=bool(o.policy_noclip),
+        value_clip=bool(o.value_clip),
+        grad_clip=bool(o.grad_clip),
+    )
+
+
+def gail_settings(cfg: DictConfig) -> GailSettings:
+    a, d = cfg.algo, cfg.disc
+    return GailSettings(
+        reward_form=str(a.reward_form),
+        absorbing=bool(a.absorbing),
+        dstep=int(a.dstep),
+        epochs=int(a.d_epochs),
+        lr=float(d.lr),
+        betas=as_float_tuple(d.betas),
+        expert_sampler=str(a.expert_sampler),
+        grad_penalty=float(a.grad_penalty),
+        early_stop_expert_acc=None if a.d_early_stop.expert_acc is None else float(a.d_early_stop.expert_acc),
+        early_stop_learner_acc=None
+        if a.d_early_stop.learner_acc is None
+        else float(a.d_early_stop.learner_acc),
+        gamma=float(a.gamma),
+    )
+
+
+def bc_settings(node: Any, epochs: int) -> BCSettings:
+    return BCSettings(
+        epochs=epochs,
+        batch_size=int(node.batch_size),
+        lr=float(node.lr),
+        val_fraction=float(node.val_fraction),
+    )
+
+
+def _window_trackers(cfg: DictConfig) -> list[Tracker]:
+    w, m = int(cfg.train.avg_window), int(cfg.train.min_episodes_for_best)
+    return [Tracker("charts/avg100_return", "best.pt", "return", w, m)]
+
+
+class OnPolicyLoop:
+    unit = "step"
+
+    def __init__(
+        self,
+        cfg: DictConfig,
+        info: EnvInfo,
+        agent: ActorCritic,
+        obs_norm: ObsNormalizer,
+        generator: torch.Generator,
+        expert: ExpertData | None = None,
+    ) -> None:
+        self.cfg = cfg
+        num_envs = int(cfg.env.num_envs)
+        self.envs = make_vec_env(
+            info.env_id,
+            num_envs,
+            vectorization=str(cfg.env.vectorization),
+            max_episode_steps=cfg.env.get("max_episode_steps"),
+        )
+        first_obs = seed_vec_env(self.envs, int(cfg.seed))
+        self.collector = Collector(self.envs, agent, obs_norm, first_obs, generator)
+        self.rollout = Rollout(int(cfg.algo.num_steps), num_envs, info.obs_dim)
+        self.ppo = PPO(agent, ppo_settings(cfg), generator)
+        self.scaler = ReturnScaler(num_envs, float(cfg.algo.gamma), enabled=bool(cfg.ppo_opts.reward_std))
+        processing = RewardProcessing(
+            gamma=float(cfg.algo.gamma),
+            gae_lambda=float(cfg.algo.gae_lambda),
+            reward_clip=float(cfg.algo.reward_clip) if cfg.ppo_opts.reward_clip else None,
+        )
+        self.metric_names: list[str] = [*BASE_METRICS, *PPOStats(*([0.0] * 8)).metrics()]
+        self.trackers = _window_trackers(cfg)
+        self.hook: GailRewardHook | None = None
+        self.pretrain_history: list[dict[str, float]] = []
+        if expert is not None:
+            self.hook = self._build_gail(cfg, info, agent, obs_norm, generator, expert)
+        self.iteration = OnPolicyIteration(
+            self.collector, self.rollout, self.ppo, self.scaler, processing, self.hook
+        )
+        self.total = int(cfg.train.total_steps)
+        self.base_lr = float(cfg.algo.lr)
+
+    def _build_gail(
+        self,
+        cfg: DictConfig,
+        info: EnvInfo,
+        agent: ActorCritic,
+        obs_norm: ObsNormalizer,
+        generator: torch.Generator,
+        expert: ExpertData,
+    ) -> GailRewardHook:
+        settings = gail_settings(cfg)
+        disc = Discriminator(
+            info.obs_dim,
+            info.n_actions,
+            hidden=[int(h) for h in cfg.disc.hidden],
+            activation=str(cfg.disc.activation),
+            absorbing=settings.absorbing,
+        )
+        epochs = int(cfg.algo.bc_pretrain_epochs)
+        if epochs > 0:
+            self.pretrain_history = pretrain(
+                agent, obs_norm, expert.transitions, bc_settings(cfg.algo.bc_pretrain, epochs), generator
+            )
+        self.metric_names += [*GAIL_METRICS]
+        w, m = int(cfg.train.avg_window), int(cfg.train.min_episodes_for_best)
+        self.trackers.append(Tracker("gail/avg100_irl_return", "best_irl.pt", "irl_return", w, m))
+        rng = np.random.default_rng(int(cfg.seed))
+        return GailRewardHook(disc, settings, expert, int(cfg.env.num_envs), generator, rng)
+
+    @property
+    def progress(self) -> int:
+        return self.collector.total_steps
+
+    def step(self) -> IterationResult:
+        if self.cfg.algo.anneal_lr:
+            self.ppo.set_lr(linear_lr(self.base_lr, self.progress, self.total))
+        result = self.iteration.step()
+        result.metrics["charts/learning_rate"] = self.ppo.optimizer.param_groups[0]["lr"]
+        return result
+
+    def checkpoint_extra(self) -> dict[str, Any]:
+        if self.hook is None:
+            return {}
+        return {"discriminator": {k: v.detach().clone() for k, v in self.hook.disc.state_dict().items()}}
+
+    def close(self) -> None:
+        self.envs.close()
+
+
+class BCLoop:
+    """Behaviour cloning as the trainer's iteration: best.pt is the epoch with the lowest validation loss."""
+
+    unit = "epoch"
+
+    def __init__(
+        self,
+        cfg: DictConfig,
+        agent: ActorCritic,
+        obs_norm: ObsNormalizer,
+        generator: torch.Generator,
+        expert: ExpertData,
+    ) -> None:
+        self.bc = BehaviourCloning(
+            agent, obs_norm, expert.transitions, bc_settings(cfg.algo, int(cfg.algo.epochs)), generator
+        )
+        self.total = int(cfg.algo.epochs)
+        self.metric_names = [*BASE_METRICS, *BC_METRICS]
+        self.trackers = [Tracker("bc/val_loss", "best.pt", "val_loss", 1, 1, mode="min")]
+
+    @property
+    def progress(self) -> int:
+        return self.bc.epochs_done
+
+    def step(self) -> IterationResult:
+        metrics = self.bc.epoch()
+        return IterationResult(metrics=dict(metrics), episode_scores={"val_loss": [metrics["bc/val_loss"]]})
+
+    def checkpoint_extra(self) -> dict[str, Any]:
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+def build_loop(
+    cfg: DictConfig, info: EnvInfo, agent: ActorCritic, obs_norm: ObsNormalizer, generator: torch.Generator
+) -> OnPolicyLoop | BCLoop:
+    name = str(cfg.algo.name)
+    if name == "ppo":
+        return OnPolicyLoop(cfg, info, agent, obs_norm, generator)
+    if name == "gail":
+        return OnPolicyLoop(cfg, info, agent, obs_norm, generator, expert=load_expert(cfg.expert, info))
+    if name == "bc":
+        return BCLoop(cfg, agent, obs_norm, generator, load_expert(cfg.expert, info))
+    from gailrun.errors import GailrunError
+
+    raise GailrunError(f"algo.name={name!r} is unknown; use algo=ppo, algo=gail or algo=bc")
