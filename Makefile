@@ -9,7 +9,7 @@ RUN_DIR ?= outputs/make-run
 RUN_ARGS ?= train.total_steps=300000
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-full lint format bench clean
+.PHONY: help setup run test test-full lint format bench experts clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,18 @@ format: setup ## Apply ruff's fixes and formatting
 bench: setup ## Measure throughput vs the raw env rate and SB3; writes bench/RESULTS.md
 	$(PY) -m pip install -q -e ".[bench]"
 	$(PY) bench/throughput.py --write bench/RESULTS.md
+
+ASSETS := gailrun/assets
+experts: setup ## Retrain the bundled PPO experts and re-record their demonstration datasets
+	$(GAILRUN) train env=cartpole train.total_steps=50000 seed=1 hydra.run.dir=outputs/experts/cartpole
+	cp outputs/experts/cartpole/best.pt $(ASSETS)/experts/cartpole-ppo.pt
+	$(GAILRUN) collect-expert ckpt=$(ASSETS)/experts/cartpole-ppo.pt episodes=20 min_score=500 \
+		out=$(ASSETS)/datasets/gailrun/cartpole-ppo-v0 overwrite=true
+	$(GAILRUN) train preset=zoo_ppo seed=1 \
+		hydra.run.dir=outputs/experts/lunarlander
+	cp outputs/experts/lunarlander/best.pt $(ASSETS)/experts/lunarlander-ppo.pt
+	$(GAILRUN) collect-expert ckpt=$(ASSETS)/experts/lunarlander-ppo.pt episodes=250 min_score=230 \
+		out=$(ASSETS)/datasets/gailrun/lunarlander-ppo-v0 overwrite=true
 
 clean: ## Remove the virtual environment and generated outputs
 	rm -rf $(VENV) outputs/* multirun wandb .pytest_cache .ruff_cache

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -74,6 +76,49 @@ def train(ctx: typer.Context, overrides: list[str] = Overrides, multirun: bool =
     from gailrun.tasks import train_task
 
     run_hydra("train", train_task, [*(overrides or []), *ctx.args], multirun)
+
+
+@app.command(context_settings=HYDRA_ARGS)
+def sweep(ctx: typer.Context, overrides: list[str] = Overrides) -> None:
+    """Run a multirun such as experiment=ppo_agents, then summarize it; exit 1 if any job failed."""
+    from gailrun.sweep import summarize
+    from gailrun.tasks import train_task
+
+    args = [*(overrides or []), *ctx.args]
+    given = [a.split("=", 1)[1] for a in args if a.startswith("hydra.sweep.dir=")]
+    if given:
+        sweep_dir = Path(given[-1])
+    else:
+        name = next((a.split("=", 1)[1] for a in reversed(args) if a.startswith("experiment=")), "sweep")
+        sweep_dir = Path("outputs/multirun") / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}_{name}"
+        args.append(f"hydra.sweep.dir={sweep_dir}")
+    code = 0
+    try:
+        run_hydra("train", train_task, args, multirun=True)
+    except SystemExit as exc:  # Hydra exits 1 when a job failed; the others have run, so summarize them
+        code = exc.code if isinstance(exc.code, int) else 1
+    if not sweep_dir.is_dir():
+        raise typer.Exit(code or 1)
+    result = summarize(sweep_dir)
+    summary_md = sweep_dir / "summary.md"
+    print(f"sweep {sweep_dir}: {result['jobs']} jobs, {result['failed']} failed; summary in {summary_md}")
+    raise typer.Exit(1 if result["failed"] else code)
+
+
+@app.command()
+def summarize(sweep_dir: Annotated[Path, typer.Argument(help="The sweep directory of a multirun.")]) -> None:
+    """Summarize a sweep: mean, std and 95% bootstrap CI over seeds per configuration (CSV, Markdown)."""
+    from gailrun.errors import GailrunError
+    from gailrun.sweep import summarize as write_summary
+
+    try:
+        result = write_summary(sweep_dir)
+    except GailrunError as exc:
+        typer.echo(f"gailrun: error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo((sweep_dir / "summary.md").read_text())
+    if "marginals" in result:
+        typer.echo((sweep_dir / "marginals.md").read_text())
 
 
 @app.command("eval", context_settings=HYDRA_ARGS)

@@ -1,5 +1,6 @@
 """OmegaConf resolvers used by conf/: `${gailrun.asset:PATH}` is PATH inside the package's bundled assets
-(expert datasets and checkpoints), so configs find them from any working directory."""
+(expert datasets and checkpoints), so configs find them from any working directory; `${gailrun.seeds:N}`
+is the seed list of a sweep."""
 
 from __future__ import annotations
 
@@ -14,6 +15,15 @@ def asset(relative: str) -> str:
     return str(ASSETS / relative)
 
 
+def seed_list(n: int | str) -> str:
+    """`${gailrun.seeds:3}` -> "1,2,3": the seed axis of a sweep, so `seeds=N` sets how many."""
+    count = int(n)
+    if count < 1:
+        raise ValueError(f"seeds must be at least 1, got {count}")
+    return ",".join(str(i) for i in range(1, count + 1))
+
+
 def register_resolvers() -> None:
-    if not OmegaConf.has_resolver("gailrun.asset"):
-        OmegaConf.register_new_resolver("gailrun.asset", asset)
+    for name, fn in (("gailrun.asset", asset), ("gailrun.seeds", seed_list)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)

@@ -12,9 +12,14 @@ forms, as functions of that D:
 - `prob`: D itself, the CartPole study's form. Always positive: a survival bonus.
 - `airl`: log D - log(1 - D), the logit (AIRL-style). Zero where D cannot tell, either sign otherwise.
 A sign-fixed reward pays the agent for episode length itself (positive forms: for surviving; a negative
-form: for ending early), whatever it imitates. `absorbing=true` removes that bias as in Kostrikov et al.
+form: for ending early), whatever it imitates. Absorbing states remove that bias as in Kostrikov et al.
 (2019, "Discriminator-Actor-Critic"): a terminated episode continues in an absorbing state that D also
-scores, so its return is D's verdict on the absorbing state forever, not zero.
+scores, so its return includes D's verdict on the absorbing state forever, not zero. `absorbing`:
+- `none`: termination is worth 0 (plain GAIL);
+- `dac`: one absorbing state for every termination, as in DAC. Where the expert also terminates (a
+  LunarLander landing) it cannot tell a landing from a crash;
+- `final`: the absorbing state keeps the terminal observation (an absorbing state per way of ending), so D
+  judges how an episode ended: at rest on the pad like the expert, or crashed.
 """
 
 from __future__ import annotations
@@ -61,10 +66,23 @@ def reward_from_logits(logits: torch.Tensor, form: str) -> torch.Tensor:
     raise GailrunError(f"algo.reward_form={form!r} is unknown; choose one of {', '.join(REWARD_FORMS)}")
 
 
+ABSORBING_MODES = ("none", "dac", "final")
+
+
+def absorbing_mode(value: object) -> str:
+    """Config value -> mode; booleans are accepted (true = DAC's single absorbing state)."""
+    if isinstance(value, bool):
+        return "dac" if value else "none"
+    mode = str(value)
+    if mode not in ABSORBING_MODES:
+        raise GailrunError(f"algo.absorbing={mode!r} is unknown; choose one of {', '.join(ABSORBING_MODES)}")
+    return mode
+
+
 @dataclass(frozen=True)
 class GailSettings:
     reward_form: str = "airl"
-    absorbing: bool = True
+    absorbing: str = "final"
     dstep: int = 1
     epochs: int = 1
     lr: float = 0.002
@@ -74,6 +92,9 @@ class GailSettings:
     early_stop_expert_acc: float | None = None
     early_stop_learner_acc: float | None = None
     gamma: float = 0.99
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "absorbing", absorbing_mode(self.absorbing))
 
 
 class Discriminator(nn.Module):
@@ -85,22 +106,25 @@ class Discriminator(nn.Module):
         n_actions: int,
         hidden: Sequence[int],
         activation: str = "tanh",
-        absorbing: bool = False,
+        absorbing: str | bool = "none",
     ) -> None:
         super().__init__()
-        self.obs_dim, self.n_actions, self.absorbing = obs_dim, n_actions, absorbing
-        self.net = mlp(obs_dim + n_actions + int(absorbing), hidden, 1, activation)
+        self.obs_dim, self.n_actions = obs_dim, n_actions
+        self.absorbing = absorbing_mode(absorbing)
+        self.net = mlp(obs_dim + n_actions + int(self.absorbing != "none"), hidden, 1, activation)
 
     def inputs(
         self, obs: torch.Tensor, actions: torch.Tensor, flags: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Absorbing rows (flag 1) have zero observation and zero action, so only the flag speaks for them."""
+        """Absorbing rows (flag 1) carry no action; with `dac` no observation either (one absorbing state),
+        with `final` the terminal observation they continue from."""
         one_hot = F.one_hot(actions, self.n_actions).to(obs.dtype)
-        if not self.absorbing:
+        if self.absorbing == "none":
             return torch.cat([obs, one_hot], dim=-1)
         f = torch.zeros(obs.shape[0], dtype=obs.dtype) if flags is None else flags.to(obs.dtype)
         keep = (1.0 - f).unsqueeze(-1)
-        return torch.cat([obs * keep, one_hot * keep, f.unsqueeze(-1)], dim=-1)
+        obs_part = obs * keep if self.absorbing == "dac" else obs
+        return torch.cat([obs_part, one_hot * keep, f.unsqueeze(-1)], dim=-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(-1)
@@ -149,9 +173,11 @@ class GailRewardHook:
         self.disc, self.s, self.generator = disc, settings, generator
         self.optimizer = torch.optim.Adam(disc.parameters(), lr=settings.lr, betas=tuple(settings.betas))
         tr = expert.transitions
-        # Expert samples: every transition, plus one absorbing sample per terminated expert episode.
-        n_abs = int(tr.terminations.sum()) if settings.absorbing else 0
-        self.expert_obs = np.concatenate([tr.obs, np.zeros((n_abs, tr.obs.shape[1]), np.float32)])
+        # Expert samples: every transition, plus one absorbing sample per terminated expert episode (its
+        # terminal observation; `dac` mode ignores it).
+        final_obs = tr.next_obs[tr.terminations] if settings.absorbing != "none" else tr.obs[:0]
+        n_abs = len(final_obs)
+        self.expert_obs = np.concatenate([tr.obs, final_obs]).astype(np.float32)
         self.expert_actions = np.concatenate([tr.actions, np.zeros(n_abs, np.int64)])
         self.expert_flags = np.concatenate([np.zeros(len(tr), np.float32), np.ones(n_abs, np.float32)])
         self.sampler = ExpertSampler(len(self.expert_actions), settings.expert_sampler, rng)
@@ -161,14 +187,23 @@ class GailRewardHook:
         self.last_irl_returns: list[float] = []
 
     # ----- step 1: the discriminator update ----------------------------------------------------------
+    @staticmethod
+    def terminal_rows(r: Rollout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(t, env, terminal observation) of every terminated transition. In NEXT_STEP autoreset mode the
+        terminal observation is the following row's (or, after the last row, the carried observation)."""
+        ts, envs = np.nonzero(r.valid & r.terminated)
+        following = np.concatenate([r.raw_obs[1:], r.next_raw_obs[None]], axis=0)
+        return ts, envs, following[ts, envs]
+
     def _learner_samples(self, r: Rollout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         valid = r.valid.reshape(-1)
         obs = r.raw_obs.reshape(-1, r.obs_dim)[valid]
         actions = r.actions.reshape(-1)[valid]
         flags = np.zeros(len(actions), np.float32)
-        if self.s.absorbing:
-            n_abs = int((r.valid & r.terminated).sum())
-            obs = np.concatenate([obs, np.zeros((n_abs, r.obs_dim), np.float32)])
+        if self.s.absorbing != "none":
+            _, _, final_obs = self.terminal_rows(r)
+            n_abs = len(final_obs)
+            obs = np.concatenate([obs, final_obs])
             actions = np.concatenate([actions, np.zeros(n_abs, np.int64)])
             flags = np.concatenate([flags, np.ones(n_abs, np.float32)])
         return obs, actions, flags
@@ -241,13 +276,13 @@ class GailRewardHook:
             r.raw_obs.reshape(t * n, -1), r.actions.reshape(-1), np.zeros(t * n, np.float32), norm
         )
         rew = reward_from_logits(self.disc(x), self.s.reward_form).numpy().reshape(t, n).astype(np.float64)
-        if self.s.absorbing:
-            x_abs = self.disc.inputs(
-                torch.zeros(1, r.obs_dim), torch.zeros(1, dtype=torch.long), torch.ones(1)
-            )
-            r_abs = float(reward_from_logits(self.disc(x_abs), self.s.reward_form)[0])
+        ts, envs, final_obs = self.terminal_rows(r)
+        if self.s.absorbing != "none" and len(ts):
+            k = len(ts)
+            x_abs = self._inputs(final_obs, np.zeros(k, np.int64), np.ones(k, np.float32), norm)
+            r_abs = reward_from_logits(self.disc(x_abs), self.s.reward_form).numpy().astype(np.float64)
             # An absorbing state repeats forever: its discounted value is r_abs / (1 - gamma), one step later.
-            rew = rew + np.where(r.terminated, self.s.gamma * r_abs / (1.0 - self.s.gamma), 0.0)
+            rew[ts, envs] += self.s.gamma * r_abs / (1.0 - self.s.gamma)
         return np.where(r.valid, rew, 0.0).astype(np.float32)
 
     def __call__(self, r: Rollout, norm: ObsNormalizer) -> tuple[np.ndarray, dict[str, float | None]]:

@@ -19,7 +19,7 @@ from gailrun.bc import BC_METRICS, BCSettings, BehaviourCloning, pretrain
 from gailrun.collector import Collector
 from gailrun.data.expert import ExpertData, load_expert
 from gailrun.envs import EnvInfo, make_vec_env, seed_vec_env
-from gailrun.gail import GAIL_METRICS, Discriminator, GailRewardHook, GailSettings
+from gailrun.gail import GAIL_METRICS, Discriminator, GailRewardHook, GailSettings, absorbing_mode
 from gailrun.loggers import BASE_METRICS
 from gailrun.networks import ActorCritic
 from gailrun.normalize import ObsNormalizer, ReturnScaler
@@ -79,7 +79,7 @@ def gail_settings(cfg: DictConfig) -> GailSettings:
     a, d = cfg.algo, cfg.disc
     return GailSettings(
         reward_form=str(a.reward_form),
-        absorbing=bool(a.absorbing),
+        absorbing=absorbing_mode(a.absorbing),
         dstep=int(a.dstep),
         epochs=int(a.d_epochs),
         lr=float(d.lr),
@@ -142,8 +142,15 @@ class OnPolicyLoop:
         self.trackers = _window_trackers(cfg)
         self.hook: GailRewardHook | None = None
         self.pretrain_history: list[dict[str, float]] = []
-        if expert is not None:
-            self.hook = self._build_gail(cfg, info, agent, obs_norm, generator, expert)
+        epochs = int(cfg.algo.bc_pretrain_epochs)
+        if epochs > 0:
+            assert expert is not None, "BC pretraining needs expert data"
+            self.pretrain_history = pretrain(
+                agent, obs_norm, expert.transitions, bc_settings(cfg.algo.bc_pretrain, epochs), generator
+            )
+        if str(cfg.algo.name) == "gail":
+            assert expert is not None, "GAIL needs expert data"
+            self.hook = self._build_gail(cfg, info, generator, expert)
         self.iteration = OnPolicyIteration(
             self.collector, self.rollout, self.ppo, self.scaler, processing, self.hook
         )
@@ -151,13 +158,7 @@ class OnPolicyLoop:
         self.base_lr = float(cfg.algo.lr)
 
     def _build_gail(
-        self,
-        cfg: DictConfig,
-        info: EnvInfo,
-        agent: ActorCritic,
-        obs_norm: ObsNormalizer,
-        generator: torch.Generator,
-        expert: ExpertData,
+        self, cfg: DictConfig, info: EnvInfo, generator: torch.Generator, expert: ExpertData
     ) -> GailRewardHook:
         settings = gail_settings(cfg)
         disc = Discriminator(
@@ -167,11 +168,6 @@ class OnPolicyLoop:
             activation=str(cfg.disc.activation),
             absorbing=settings.absorbing,
         )
-        epochs = int(cfg.algo.bc_pretrain_epochs)
-        if epochs > 0:
-            self.pretrain_history = pretrain(
-                agent, obs_norm, expert.transitions, bc_settings(cfg.algo.bc_pretrain, epochs), generator
-            )
         self.metric_names += [*GAIL_METRICS]
         w, m = int(cfg.train.avg_window), int(cfg.train.min_episodes_for_best)
         self.trackers.append(Tracker("gail/avg100_irl_return", "best_irl.pt", "irl_return", w, m))
@@ -237,10 +233,10 @@ def build_loop(
     cfg: DictConfig, info: EnvInfo, agent: ActorCritic, obs_norm: ObsNormalizer, generator: torch.Generator
 ) -> OnPolicyLoop | BCLoop:
     name = str(cfg.algo.name)
-    if name == "ppo":
-        return OnPolicyLoop(cfg, info, agent, obs_norm, generator)
-    if name == "gail":
-        return OnPolicyLoop(cfg, info, agent, obs_norm, generator, expert=load_expert(cfg.expert, info))
+    if name in ("ppo", "gail"):
+        needs_expert = name == "gail" or int(cfg.algo.bc_pretrain_epochs) > 0
+        expert = load_expert(cfg.expert, info) if needs_expert else None
+        return OnPolicyLoop(cfg, info, agent, obs_norm, generator, expert=expert)
     if name == "bc":
         return BCLoop(cfg, agent, obs_norm, generator, load_expert(cfg.expert, info))
     from gailrun.errors import GailrunError

@@ -24,7 +24,7 @@ class Progress:
         self._shown = 0
 
     def update(self, steps: int, info: dict[str, float | int | None]) -> None:
-        text = {k: (f"{v:.1f}" if isinstance(v, float) else v) for k, v in info.items() if v is not None}
+        text = {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in info.items() if v is not None}
         if self.bar is not None:
             self.bar.update(steps - self._shown)
             self.bar.set_postfix(text, refresh=False)

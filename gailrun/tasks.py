@@ -9,12 +9,14 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from gailrun.checkpoint import atomic_write_bytes
@@ -35,14 +37,27 @@ def write_status(
         atomic_write_bytes(run_dir / "status.json", (json.dumps(body, indent=2) + "\n").encode())
 
 
-def fail(run_dir: Path | None, exc: BaseException) -> None:
-    """Report a failed job in one line and exit 1."""
+class JobFailed(Exception):
+    """A multirun job failed: raised (not sys.exit) so the launcher records it and runs the other jobs."""
+
+
+def is_multirun() -> bool:
+    try:
+        return HydraConfig.get().mode == RunMode.MULTIRUN
+    except ValueError:
+        return False
+
+
+def fail(run_dir: Path | None, exc: BaseException) -> NoReturn:
+    """Report a failed job in one line; exit 1 in a single run, raise `JobFailed` inside a multirun."""
     msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if run_dir is not None:
         write_status(run_dir, "failed", error=msg, error_type=type(exc).__name__)
-    if not isinstance(exc, GailrunError):
+    if not isinstance(exc, GailrunError | KeyboardInterrupt):
         log.error("".join(traceback.format_exception(exc)))
     print(f"gailrun: error: {msg}", file=sys.stderr)
+    if is_multirun() and not isinstance(exc, KeyboardInterrupt):
+        raise JobFailed(msg) from exc
     sys.exit(1)
 
 
@@ -52,9 +67,14 @@ def train_task(cfg: DictConfig) -> float:
     run_dir = output_dir()
     try:
         summary = train(cfg, run_dir)
-    except (GailrunError, KeyboardInterrupt) as exc:
-        fail(run_dir, exc if str(exc) else GailrunError("interrupted"))
-    metric = summary.get("best/charts/avg100_return")
+    except KeyboardInterrupt:
+        fail(run_dir, GailrunError("interrupted"))
+    except Exception as exc:  # every failure is recorded in status.json (traceback in the log), then reported
+        fail(run_dir, exc)
+    metric = summary.get(f"best/{summary['objective']}")
+    if metric is None or not math.isfinite(metric):
+        # A sweeper must never receive NaN (it aborts an Optuna study): a run without a score has failed.
+        fail(run_dir, GailrunError(f"the run produced no finite {summary['objective']}; give it more budget"))
     write_status(run_dir, "ok", metric=metric, summary="summary.json")
     print(f"run directory: {run_dir}")
     if "final_eval" in summary:
@@ -63,7 +83,7 @@ def train_task(cfg: DictConfig) -> float:
             f"final evaluation ({fe['checkpoint']}): {fe['mean']:.1f} +- {fe['std']:.1f} over "
             f"{fe['episodes']} episodes, seed {fe['seed']}"
         )
-    return float(metric) if metric is not None else float("-inf")
+    return float(metric)
 
 
 def eval_task(cfg: DictConfig) -> float:

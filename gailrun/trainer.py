@@ -228,6 +228,7 @@ class Trainer:
             "episodes": episodes,
             "wall_time_s": round(wall, 3),
             "stop_reason": stop_reason,
+            "objective": self.trackers[0].metric,
         }
         for t in self.trackers:
             finite = math.isfinite(t.best)

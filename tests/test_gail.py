@@ -75,7 +75,7 @@ def test_discriminator_separates_expert_from_uniform_random_pairs(make_cfg):
     lo, hi = expert.transitions.obs.min(0), expert.transitions.obs.max(0)
     learner = fake_rollout(rng.uniform(lo, hi, size=(n, 4)).astype(np.float32), rng.integers(0, 2, n))
     disc = Discriminator(4, 2, hidden=(64, 64))
-    settings = GailSettings(reward_form="airl", absorbing=False, dstep=8, epochs=5)
+    settings = GailSettings(reward_form="airl", absorbing="none", dstep=8, epochs=5)
     hook = GailRewardHook(disc, settings, expert, 1, torch.Generator().manual_seed(0), rng)
     norm = ObsNormalizer(4, enabled=False)
     for _ in range(15):
@@ -149,20 +149,21 @@ def discounted(rewards: np.ndarray, gamma: float) -> float:
     return float(sum(r * gamma**k for k, r in enumerate(rewards)))
 
 
+@pytest.mark.parametrize("mode", ["dac", "final"])
 @pytest.mark.parametrize("form", REWARD_FORMS)
-def test_absorbing_states_remove_the_length_bias_of_a_constant_discriminator(form):
+def test_absorbing_states_remove_the_length_bias_of_a_constant_discriminator(form, mode):
     """A D that cannot tell anything apart gives every (s, a) the same reward. Without absorbing states the
     discounted return of a terminated episode then depends on its length alone: positive forms pay for
     surviving, a negative one for dying early. With them, every length is worth the same."""
     gamma = 0.99
-    disc = Discriminator(4, 2, hidden=(8,), absorbing=True)
+    disc = Discriminator(4, 2, hidden=(8,), absorbing=mode)
     with torch.no_grad():
         for p in disc.parameters():
             p.zero_()
         disc.net[-1].bias.fill_(-1.0)  # D = sigmoid(-1) everywhere
     returns = {}
     for absorbing in (False, True):
-        settings = GailSettings(reward_form=form, absorbing=absorbing, gamma=gamma)
+        settings = GailSettings(reward_form=form, absorbing=mode if absorbing else "none", gamma=gamma)
         ep = Episode(np.zeros((6, 4)), np.zeros(5), np.zeros(5), [0, 0, 0, 0, 1], np.zeros(5, bool))
         hook = GailRewardHook(
             disc, settings, expert_data([ep]), 1, torch.Generator(), np.random.default_rng(0)
@@ -171,6 +172,7 @@ def test_absorbing_states_remove_the_length_bias_of_a_constant_discriminator(for
         for length in (10, 200):
             r = fake_rollout(np.zeros((length, 4), np.float32), np.zeros(length, np.int64))
             r.terminated[-1, 0] = True
+            r.next_raw_obs[0] = 1.0  # the terminal observation
             returns[absorbing, length] = discounted(hook.rewards(r, norm)[:, 0], gamma)
     per_step = float(reward_from_logits(torch.tensor(-1.0), form))
     if per_step != 0:
@@ -178,3 +180,28 @@ def test_absorbing_states_remove_the_length_bias_of_a_constant_discriminator(for
         assert (returns[False, 200] > returns[False, 10]) == (per_step > 0)
     assert returns[True, 10] == pytest.approx(returns[True, 200], rel=1e-4)
     assert returns[True, 10] == pytest.approx(per_step / (1 - gamma), rel=1e-4)
+
+
+def test_final_absorbing_state_judges_how_an_episode_ended():
+    """With `final`, the absorbing value depends on the terminal observation: D can score a landing-like end
+    differently from a crash-like one (a single DAC absorbing state cannot)."""
+    disc = Discriminator(4, 2, hidden=(8,), absorbing="final")
+    x_a = disc.inputs(torch.tensor([[1.0, 0, 0, 0]]), torch.zeros(1, dtype=torch.long), torch.ones(1))
+    x_b = disc.inputs(torch.tensor([[-1.0, 0, 0, 0]]), torch.zeros(1, dtype=torch.long), torch.ones(1))
+    assert not torch.equal(x_a, x_b) and x_a[0, 4:6].sum() == 0 and x_a[0, -1] == 1
+    dac = Discriminator(4, 2, hidden=(8,), absorbing="dac")
+    y_a = dac.inputs(torch.tensor([[1.0, 0, 0, 0]]), torch.zeros(1, dtype=torch.long), torch.ones(1))
+    y_b = dac.inputs(torch.tensor([[-1.0, 0, 0, 0]]), torch.zeros(1, dtype=torch.long), torch.ones(1))
+    assert torch.equal(y_a, y_b)
+
+
+def test_terminal_rows_find_the_terminal_observation():
+    r = fake_rollout(np.arange(12, dtype=np.float32).reshape(3, 4), np.zeros(3, np.int64))
+    r.terminated[1, 0] = True
+    r.next_raw_obs[0] = 99.0
+    ts, envs, final = GailRewardHook.terminal_rows(r)
+    assert ts.tolist() == [1] and envs.tolist() == [0]
+    np.testing.assert_array_equal(final[0], r.raw_obs[2, 0])
+    r.terminated[2, 0] = True
+    _, _, final = GailRewardHook.terminal_rows(r)
+    np.testing.assert_array_equal(final[1], r.next_raw_obs[0])

@@ -30,9 +30,11 @@ def test_ppo_solves_cartpole_other_seeds(tmp_path: Path, seed: int):
     assert read_json(tmp_path / "summary.json")["final_eval"]["mean"] >= 475
 
 
-def irl_returns(disc_state: dict, episodes, form: str, absorbing: bool, gamma: float = 0.99) -> np.ndarray:
+def irl_returns(disc_state: dict, episodes, form: str, absorbing: str, gamma: float = 0.99) -> np.ndarray:
     """Undiscounted IRL return of each episode under a checkpoint's discriminator (as the trainer sums it)."""
-    from gailrun.gail import Discriminator, reward_from_logits
+    from gailrun.gail import Discriminator, absorbing_mode, reward_from_logits
+
+    absorbing = absorbing_mode(absorbing)
 
     hidden = [disc_state[k].shape[0] for k in sorted(disc_state) if k.endswith("weight")][:-1]
     disc = Discriminator(4, 2, hidden=hidden, absorbing=absorbing)
@@ -43,8 +45,9 @@ def irl_returns(disc_state: dict, episodes, form: str, absorbing: bool, gamma: f
             obs = torch.from_numpy(ep.observations[:-1])
             x = disc.inputs(obs, torch.from_numpy(ep.actions))
             r = reward_from_logits(disc(x), form).numpy().astype(np.float64)
-            if absorbing and ep.terminations[-1]:
-                x_abs = disc.inputs(torch.zeros(1, 4), torch.zeros(1, dtype=torch.long), torch.ones(1))
+            if absorbing != "none" and ep.terminations[-1]:
+                final = torch.from_numpy(ep.observations[-1:])
+                x_abs = disc.inputs(final, torch.zeros(1, dtype=torch.long), torch.ones(1))
                 r[-1] += gamma * float(reward_from_logits(disc(x_abs), form)[0]) / (1 - gamma)
             out.append(r.sum())
     return np.array(out)

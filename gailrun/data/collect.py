@@ -122,7 +122,7 @@ def collect_expert(
             "lower min_score or collect from a better checkpoint"
         )
     source = {
-        "checkpoint": str(Path(ckpt).resolve()),
+        "checkpoint": str(ckpt),  # as given: a path relative to where the command ran stays portable
         "checkpoint_sha256": file_sha256(Path(ckpt)),
         "algo": policy.algo,
         "deterministic": deterministic,

@@ -1,0 +1,233 @@
+"""Sweep summaries: one row per configuration (the job's overrides minus its seed) with the mean, std and a
+95% bootstrap interval over seeds of the final evaluation return, as CSV and Markdown.
+
+A sweep directory holds one directory per job, each with `.hydra/overrides.yaml`, `status.json` and, when
+the job succeeded, `summary.json`. Failed jobs are counted, never silently dropped. When boolean overrides
+vary across jobs (the Optuna switch search), a marginal table gives each switch's mean objective on vs off.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from gailrun.errors import GailrunError
+
+IGNORED_PREFIXES = ("seed=", "hydra.", "hydra/", "seeds=", "budget=", "experiment=")
+
+
+@dataclass
+class Job:
+    path: Path
+    overrides: list[str]
+    status: str
+    seed: int | None
+    error: str | None = None
+    final: float | None = None  # final evaluation mean of best.pt
+    final_irl: float | None = None  # GAIL: final evaluation mean of best_irl.pt
+    objective: float | None = None  # what the job returned to the sweeper
+
+    def config(self, common: set[str]) -> str:
+        """The overrides that tell this configuration apart: not the seed, not what every job shares."""
+        keep = [o for o in self.overrides if not o.startswith(IGNORED_PREFIXES) and o not in common]
+        return " ".join(sorted(keep)) or "(defaults)"
+
+
+def read_job(path: Path) -> Job:
+    overrides = yaml.safe_load((path / ".hydra" / "overrides.yaml").read_text()) or []
+    status_file = path / "status.json"
+    status = json.loads(status_file.read_text()) if status_file.exists() else {"status": "unknown"}
+    seed = next((int(o.split("=", 1)[1]) for o in overrides if o.startswith("seed=")), None)
+    job = Job(path, [str(o) for o in overrides], str(status.get("status")), seed, status.get("error"))
+    job.objective = status.get("metric")
+    summary_file = path / "summary.json"
+    if job.status == "ok" and summary_file.exists():
+        summary = json.loads(summary_file.read_text())
+        evals = summary.get("evaluations") or {}
+        job.final = (summary.get("final_eval") or {}).get("mean")
+        job.final_irl = (evals.get("best_irl.pt") or {}).get("mean")
+        if job.seed is None:
+            job.seed = summary.get("seed")
+    return job
+
+
+def find_jobs(sweep_dir: Path) -> list[Job]:
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise GailrunError(f"{sweep_dir} is not a directory; pass the sweep directory of a multirun")
+    dirs = sorted({p.parent.parent for p in sweep_dir.rglob(".hydra/overrides.yaml")}, key=_job_order)
+    if not dirs:
+        raise GailrunError(
+            f"no jobs under {sweep_dir} (no */.hydra/overrides.yaml); is it a multirun directory?"
+        )
+    return [read_job(d) for d in dirs]
+
+
+def _job_order(path: Path) -> tuple:
+    return tuple(int(p) if p.isdigit() else p for p in path.parts)
+
+
+def bootstrap_ci(values: list[float], n_boot: int = 10_000, seed: int = 0) -> tuple[float, float]:
+    """Percentile 95% interval of the mean, resampling seeds with replacement (deterministic)."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.size == 0:
+        return (math.nan, math.nan)
+    if x.size == 1:
+        return (float(x[0]), float(x[0]))
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+@dataclass
+class Row:
+    config: str
+    finals: list[float] = field(default_factory=list)
+    finals_irl: list[float] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
+    failed: int = 0
+
+    def stats(self, values: list[float]) -> dict[str, Any]:
+        if not values:
+            return {"mean": None, "std": None, "ci_low": None, "ci_high": None}
+        lo, hi = bootstrap_ci(values)
+        return {"mean": float(np.mean(values)), "std": float(np.std(values)), "ci_low": lo, "ci_high": hi}
+
+
+def summarize(sweep_dir: Path) -> dict[str, Any]:
+    """Write summary.csv / summary.md (and marginals.* when switches vary) into `sweep_dir`."""
+    sweep_dir = Path(sweep_dir)
+    jobs = find_jobs(sweep_dir)
+    common = set.intersection(*(set(j.overrides) for j in jobs)) if len(jobs) > 1 else set()
+    rows: dict[str, Row] = {}
+    for job in jobs:
+        label = job.config(common)
+        row = rows.setdefault(label, Row(label))
+        if job.status != "ok" or job.final is None:
+            row.failed += 1
+            continue
+        row.finals.append(float(job.final))
+        row.seeds.append(job.seed if job.seed is not None else -1)
+        if job.final_irl is not None:
+            row.finals_irl.append(float(job.final_irl))
+    table = []
+    for row in rows.values():
+        s = row.stats(row.finals)
+        entry = {"config": row.config, "seeds_ok": len(row.finals), "failed": row.failed, **s}
+        if row.finals_irl:
+            entry.update({f"irl_{k}": v for k, v in row.stats(row.finals_irl).items()})
+        table.append(entry)
+    table.sort(key=lambda e: -math.inf if e["mean"] is None else e["mean"], reverse=True)
+    failed = [j for j in jobs if j.status != "ok"]
+    _write_table(sweep_dir / "summary", table, _summary_md(table, jobs, failed, sweep_dir))
+    result = {"jobs": len(jobs), "failed": len(failed), "rows": table}
+    marg = marginals(jobs)
+    if marg:
+        _write_table(sweep_dir / "marginals", marg, _marginals_md(marg))
+        result["marginals"] = marg
+    return result
+
+
+def marginals(jobs: list[Job]) -> list[dict[str, Any]]:
+    """Mean objective with each boolean override on vs off, over successful jobs (the study's table)."""
+    by_key: dict[str, dict[bool, list[float]]] = defaultdict(lambda: {True: [], False: []})
+    for job in jobs:
+        if job.status != "ok" or job.objective is None:
+            continue
+        for o in job.overrides:
+            key, _, value = o.partition("=")
+            if value.lower() in ("true", "false") and not key.startswith("hydra"):
+                by_key[key][value.lower() == "true"].append(float(job.objective))
+    out = []
+    for key, groups in sorted(by_key.items()):
+        if groups[True] and groups[False]:
+            out.append(
+                {
+                    "switch": key,
+                    "on_mean": float(np.mean(groups[True])),
+                    "off_mean": float(np.mean(groups[False])),
+                    "on_trials": len(groups[True]),
+                    "off_trials": len(groups[False]),
+                }
+            )
+    return out
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    return f"{v:.1f}" if isinstance(v, float) else str(v)
+
+
+def _summary_md(table: list[dict[str, Any]], jobs: list[Job], failed: list[Job], sweep_dir: Path) -> str:
+    has_irl = any("irl_mean" in e for e in table)
+    head = "| configuration | seeds | mean | std | 95% CI | failed |"
+    sep = "| --- | ---: | ---: | ---: | --- | ---: |"
+    if has_irl:
+        head += " best_irl.pt mean | best_irl.pt 95% CI |"
+        sep += " ---: | --- |"
+    lines = [
+        f"# Sweep summary: {sweep_dir.name}",
+        "",
+        f"{len(jobs)} jobs, {len(failed)} failed. Final evaluation return of each job's best.pt "
+        "(100 deterministic episodes unless the job set final_eval otherwise); mean, std and a 95% "
+        "bootstrap interval over seeds.",
+        "",
+        head,
+        sep,
+    ]
+    for e in table:
+        line = (
+            f"| `{e['config']}` | {e['seeds_ok']} | {_fmt(e['mean'])} | {_fmt(e['std'])} | "
+            f"[{_fmt(e['ci_low'])}, {_fmt(e['ci_high'])}] | {e['failed']} |"
+        )
+        if has_irl:
+            line += (
+                f" {_fmt(e.get('irl_mean'))} | [{_fmt(e.get('irl_ci_low'))}, {_fmt(e.get('irl_ci_high'))}] |"
+            )
+        lines.append(line)
+    if failed:
+        lines += ["", "Failed jobs:", ""]
+        lines += [f"- `{j.path.name}` (`{' '.join(j.overrides)}`): {j.error}" for j in failed]
+    return "\n".join(lines) + "\n"
+
+
+def _marginals_md(marg: list[dict[str, Any]]) -> str:
+    lines = [
+        "# Switch marginals",
+        "",
+        "Mean objective (best average return over 100 training episodes) of the trials with each switch on "
+        "vs off.",
+        "",
+        "| switch | on | off | trials on | trials off |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| `{m['switch']}` | {m['on_mean']:.1f} | {m['off_mean']:.1f} | {m['on_trials']} | "
+        f"{m['off_trials']} |"
+        for m in marg
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _write_table(stem: Path, table: list[dict[str, Any]], markdown: str) -> None:
+    keys: list[str] = []
+    for e in table:
+        keys += [k for k in e if k not in keys]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    for e in table:
+        w.writerow({k: ("" if e.get(k) is None else e.get(k)) for k in keys})
+    stem.with_suffix(".csv").write_text(buf.getvalue())
+    stem.with_suffix(".md").write_text(markdown)
