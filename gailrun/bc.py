@@ -83,6 +83,13 @@ class BehaviourCloning:
             "bc/epoch": float(self.epochs_done),
         }
 
+    def state_dict(self) -> dict:
+        return {"optimizer": self.optimizer.state_dict(), "epochs_done": self.epochs_done}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epochs_done = int(state["epochs_done"])
+
     @torch.no_grad()
     def validate(self) -> tuple[float, float]:
         if self.val_act.shape[0] == 0:

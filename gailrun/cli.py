@@ -81,7 +81,7 @@ def train(ctx: typer.Context, overrides: list[str] = Overrides, multirun: bool =
 @app.command(context_settings=HYDRA_ARGS)
 def sweep(ctx: typer.Context, overrides: list[str] = Overrides) -> None:
     """Run a multirun such as experiment=ppo_agents, then summarize it; exit 1 if any job failed."""
-    from gailrun.sweep import summarize
+    from gailrun.sweep import SweepMonitor, summarize
     from gailrun.tasks import train_task
 
     args = [*(overrides or []), *ctx.args]
@@ -93,10 +93,15 @@ def sweep(ctx: typer.Context, overrides: list[str] = Overrides) -> None:
         sweep_dir = Path("outputs/multirun") / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}_{name}"
         args.append(f"hydra.sweep.dir={sweep_dir}")
     code = 0
+    monitor = SweepMonitor(sweep_dir)
+    monitor.start()
     try:
         run_hydra("train", train_task, args, multirun=True)
     except SystemExit as exc:  # Hydra exits 1 when a job failed; the others have run, so summarize them
         code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        monitor.stop()
+        monitor.report()
     if not sweep_dir.is_dir():
         raise typer.Exit(code or 1)
     result = summarize(sweep_dir)
@@ -119,6 +124,31 @@ def summarize(sweep_dir: Annotated[Path, typer.Argument(help="The sweep director
     typer.echo((sweep_dir / "summary.md").read_text())
     if "marginals" in result:
         typer.echo((sweep_dir / "marginals.md").read_text())
+
+
+@app.command()
+def report(
+    dirs: Annotated[list[Path], typer.Argument(help="Run or sweep directories; several are compared.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Report folder (default: <first DIR>/report).")
+    ] = None,
+) -> None:
+    """Report runs or sweeps: curves, losses, GAIL/BC diagnostics, score plots, IQM and P(improvement)."""
+    from gailrun.errors import GailrunError
+    from gailrun.report import build_report
+
+    try:
+        result = build_report(dirs, out)
+    except GailrunError as exc:
+        typer.echo(f"gailrun: error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    study = result.study
+    typer.echo(
+        f"report of {len(study.jobs)} jobs ({len(study.not_ok)} failed or unfinished), "
+        f"{len(study.labels)} configurations: {len(result.figures)} figures, {len(result.tables)} tables"
+    )
+    typer.echo(f"wrote {result.markdown}")
+    typer.echo(f"wrote {result.html}")
 
 
 @app.command("eval", context_settings=HYDRA_ARGS)

@@ -12,9 +12,10 @@ import numpy as np
 import torch
 from gymnasium.vector import VectorEnv
 
-from gailrun.errors import DivergenceError
+from gailrun.errors import CheckpointError, DivergenceError
 from gailrun.networks import ActorCritic
 from gailrun.normalize import ObsNormalizer
+from gailrun.replay import ReplayLog
 from gailrun.rollout import Rollout
 
 
@@ -37,8 +38,10 @@ class Collector:
         obs_norm: ObsNormalizer,
         first_obs: np.ndarray,
         generator: torch.Generator,
+        replay: ReplayLog | None = None,
     ) -> None:
         self.envs = envs
+        self.replay = replay
         self.agent = agent
         self.obs_norm = obs_norm
         self.generator = generator
@@ -73,6 +76,8 @@ class Collector:
             valid = ~self.prev_done
             rollout.valid[t] = valid
 
+            if self.replay is not None:
+                self.replay.before_step(actions, self.prev_done)
             next_obs, reward, term, trunc, _ = envs.step(actions)
             rollout.rewards[t] = reward
             rollout.terminated[t] = term
@@ -99,10 +104,29 @@ class Collector:
         return episodes
 
     def state_dict(self) -> dict:
-        return {
+        state = {
             "raw_obs": self.raw_obs.copy(),
             "prev_done": self.prev_done.copy(),
             "ep_return": self.ep_return.copy(),
             "ep_length": self.ep_length.copy(),
             "total_steps": self.total_steps,
         }
+        if self.replay is not None:
+            state["replay"] = self.replay.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore counters and bring the envs to the saved state by replaying their current episodes."""
+        self.prev_done = np.asarray(state["prev_done"], dtype=bool).copy()
+        self.ep_return = np.asarray(state["ep_return"], dtype=np.float64).copy()
+        self.ep_length = np.asarray(state["ep_length"], dtype=np.int64).copy()
+        self.total_steps = int(state["total_steps"])
+        self.raw_obs = np.asarray(state["raw_obs"], dtype=np.float32).copy()
+        if self.replay is None or "replay" not in state:
+            raise CheckpointError("the checkpoint has no environment replay log; it cannot be resumed")
+        replayed = self.replay.restore(state["replay"], self.prev_done).astype(np.float32)
+        if not np.array_equal(replayed, self.raw_obs):
+            raise CheckpointError(
+                "replaying the environments did not reproduce the saved observations (another machine, "
+                "gymnasium or Box2D version?); resume where the run started or start a new run"
+            )

@@ -28,6 +28,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,6 +39,7 @@ from gailrun.data.expert import ExpertData
 from gailrun.errors import DivergenceError, GailrunError
 from gailrun.networks import mlp
 from gailrun.normalize import ObsNormalizer
+from gailrun.rng import generator_state, set_generator_state
 from gailrun.rollout import Rollout
 
 log = logging.getLogger("gailrun")
@@ -140,6 +142,18 @@ class ExpertSampler:
         self.size, self.mode, self.rng = size, mode, rng
         self.order = rng.permutation(size)
         self.pointer = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "order": torch.from_numpy(self.order.copy()),
+            "pointer": self.pointer,
+            "rng": generator_state(self.rng),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.order = state["order"].numpy().copy()
+        self.pointer = int(state["pointer"])
+        set_generator_state(self.rng, state["rng"])
 
     def next(self, batch: int) -> np.ndarray:
         if self.mode == "random":
@@ -300,6 +314,24 @@ class GailRewardHook:
             "gail/reward_mean": float(rewards[r.valid].mean()) if r.valid.any() else math.nan,
             "gail/irl_return": float(np.mean(self.last_irl_returns)) if self.last_irl_returns else None,
         }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "disc": {k: v.detach().clone() for k, v in self.disc.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "frozen": self.frozen,
+            "updates": self.updates,
+            "irl_acc": torch.from_numpy(self.irl_acc.copy()),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.disc.load_state_dict(state["disc"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.frozen = bool(state["frozen"])
+        self.updates = int(state["updates"])
+        self.irl_acc = state["irl_acc"].numpy().copy()
 
     def episode_scores(self) -> dict[str, list[float]]:
         return {"irl_return": self.last_irl_returns}

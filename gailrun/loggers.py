@@ -49,7 +49,7 @@ class CSVSink:
         exists = path.exists() and mode == "a"
         f = open(path, mode, newline="")  # noqa: SIM115 - closed in close()
         self._files.append(f)
-        w = csv.writer(f)
+        w = csv.writer(f, lineterminator="\n")
         if not exists:
             w.writerow(header)
         return w
@@ -92,11 +92,35 @@ def wandb_mode(requested: str) -> str:
     return "offline"
 
 
+def run_identity() -> dict[str, str | None]:
+    """Default W&B group and name of the current Hydra job: the sweep's directory name groups the jobs of a
+    multirun; the overrides (minus hydra.*) name the run, e.g. `algo=gail,disc=same,seed=2`."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        hc = HydraConfig.get()
+    except (ImportError, ValueError):
+        return {"group": None, "name": None}
+    overrides = [o for o in hc.overrides.task if not o.startswith("hydra.")]
+    group = Path(hc.sweep.dir).name if hc.mode == RunMode.MULTIRUN else None
+    return {"group": group, "name": ",".join(overrides) or Path(hc.runtime.output_dir).name}
+
+
 class WandbSink:
     def __init__(self, run_dir: Path, cfg: Mapping[str, Any], config: dict, job_type: str) -> None:
         import wandb
 
+        identity = run_identity()
+        cfg = {
+            **cfg,
+            "group": cfg.get("group") or identity["group"],
+            "name": cfg.get("name") or identity["name"],
+        }
         mode = wandb_mode(str(cfg.get("mode", "auto")))
+        for var in ("WANDB_MODE", "WANDB_API_KEY"):  # wandb rejects empty values of its own variables
+            if os.environ.get(var) == "":
+                del os.environ[var]
         try:
             self.run = self._init(wandb, run_dir, cfg, config, job_type, mode)
         except Exception as exc:
@@ -131,6 +155,12 @@ class WandbSink:
     def log_summary(self, summary: Mapping[str, Any]) -> None:
         for k, v in summary.items():
             self.run.summary[k] = v
+
+    def log_files(self, media: Mapping[str, Path]) -> None:
+        """Attach videos (mp4/gif) to the run."""
+        import wandb
+
+        self.run.log({k: wandb.Video(str(p)) for k, p in media.items()})
 
     def close(self, failed: bool = False) -> None:
         self.run.finish(exit_code=1 if failed else 0)
@@ -187,3 +217,25 @@ class MetricLogger:
         self.csv.close()
         for s in self.sinks:
             s.close(failed=failed)
+
+
+def log_job(
+    logger_cfg: Mapping[str, Any],
+    run_dir: Path,
+    config: dict,
+    job_type: str,
+    summary: Mapping[str, Any],
+    media: Mapping[str, Path] | None = None,
+) -> None:
+    """One W&B run for a job that is not training (job_type eval or collect), when logger=wandb."""
+    if logger_cfg.get("wandb") is None:
+        return
+    sink = WandbSink(run_dir, logger_cfg["wandb"], config, job_type)
+    failed = True
+    try:
+        sink.log_summary(summary)
+        if media:
+            sink.log_files(media)
+        failed = False
+    finally:
+        sink.close(failed=failed)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from gymnasium.vector import SyncVectorEnv
 from omegaconf import DictConfig
 
 from gailrun.bc import BC_METRICS, BCSettings, BehaviourCloning, pretrain
@@ -24,7 +25,9 @@ from gailrun.loggers import BASE_METRICS
 from gailrun.networks import ActorCritic
 from gailrun.normalize import ObsNormalizer, ReturnScaler
 from gailrun.onpolicy import IterationResult, OnPolicyIteration, RewardProcessing
+from gailrun.policy import tensors_to_numpy
 from gailrun.ppo import PPO, PPOSettings, PPOStats, as_float_tuple, linear_lr
+from gailrun.replay import ReplayLog
 from gailrun.rollout import Rollout
 
 
@@ -42,6 +45,14 @@ class Tracker:
 
     def add(self, xs: list[float]) -> None:
         self.values = (self.values + list(xs))[-self.window :]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"values": list(self.values), "best": self.best, "best_step": self.best_step}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.values = [float(v) for v in state["values"]]
+        self.best = float(state["best"])
+        self.best_step = None if state["best_step"] is None else int(state["best_step"])
 
     @property
     def average(self) -> float | None:
@@ -129,7 +140,8 @@ class OnPolicyLoop:
             max_episode_steps=cfg.env.get("max_episode_steps"),
         )
         first_obs = seed_vec_env(self.envs, int(cfg.seed))
-        self.collector = Collector(self.envs, agent, obs_norm, first_obs, generator)
+        replay = ReplayLog(self.envs, int(cfg.seed)) if isinstance(self.envs, SyncVectorEnv) else None
+        self.collector = Collector(self.envs, agent, obs_norm, first_obs, generator, replay)
         self.rollout = Rollout(int(cfg.algo.num_steps), num_envs, info.obs_dim)
         self.ppo = PPO(agent, ppo_settings(cfg), generator)
         self.scaler = ReturnScaler(num_envs, float(cfg.algo.gamma), enabled=bool(cfg.ppo_opts.reward_std))
@@ -181,6 +193,7 @@ class OnPolicyLoop:
     def step(self) -> IterationResult:
         if self.cfg.algo.anneal_lr:
             self.ppo.set_lr(linear_lr(self.base_lr, self.progress, self.total))
+        self.iteration.train_policy = self.ppo.num_updates >= int(self.cfg.algo.warmup_updates)
         result = self.iteration.step()
         result.metrics["charts/learning_rate"] = self.ppo.optimizer.param_groups[0]["lr"]
         return result
@@ -189,6 +202,23 @@ class OnPolicyLoop:
         if self.hook is None:
             return {}
         return {"discriminator": {k: v.detach().clone() for k, v in self.hook.disc.state_dict().items()}}
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {
+            "collector": self.collector.state_dict(),
+            "ppo": self.ppo.state_dict(),
+            "scaler": self.scaler.state_dict(),
+        }
+        if self.hook is not None:
+            state["gail"] = self.hook.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.ppo.load_state_dict(state["ppo"])
+        self.scaler.load_state_dict(tensors_to_numpy(state["scaler"]))
+        if self.hook is not None:
+            self.hook.load_state_dict(state["gail"])
+        self.collector.load_state_dict(tensors_to_numpy(state["collector"]))
 
     def close(self) -> None:
         self.envs.close()
@@ -224,6 +254,12 @@ class BCLoop:
 
     def checkpoint_extra(self) -> dict[str, Any]:
         return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"bc": self.bc.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.bc.load_state_dict(state["bc"])
 
     def close(self) -> None:
         pass

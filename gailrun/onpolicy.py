@@ -67,6 +67,7 @@ class OnPolicyIteration:
         self.reward_hook = reward_hook
         # The rewards GAE saw in the last iteration, after relabelling, scaling and clipping (for tests/logs).
         self.gae_rewards: np.ndarray | None = None
+        self.train_policy = True  # False during warm-up: the discriminator and critic learn, the policy waits
 
     def value_clip_range(self) -> float:
         """value_clip_eps in return units: scaled rewards have returns of unit std, raw ones do not.
@@ -101,7 +102,7 @@ class OnPolicyIteration:
             self.processing.gamma,
             self.processing.gae_lambda,
         )
-        stats = self.ppo.update(make_batch(r, adv, ret), self.value_clip_range())
+        stats = self.ppo.update(make_batch(r, adv, ret), self.value_clip_range(), self.train_policy)
         metrics.update(stats.metrics())
         metrics["charts/reward_scale"] = self.scaler.std if self.scaler.enabled else 1.0
         return IterationResult(episodes=episodes, metrics=metrics, episode_scores=scores)

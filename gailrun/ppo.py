@@ -108,12 +108,23 @@ class PPO:
         )
         self.num_updates = 0
 
+    def state_dict(self) -> dict:
+        return {"optimizer": self.optimizer.state_dict(), "num_updates": self.num_updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.num_updates = int(state["num_updates"])
+
     def set_lr(self, lr: float) -> None:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
-    def update(self, batch: Batch, value_clip_range: float) -> PPOStats:
-        """Optimize on `batch`; `value_clip_range` is value_clip_eps already scaled to return units."""
+    def update(self, batch: Batch, value_clip_range: float, train_policy: bool = True) -> PPOStats:
+        """Optimize on `batch`; `value_clip_range` is value_clip_eps already scaled to return units.
+
+        With `train_policy=False` only the critic learns (warm-up after BC pretraining: a random critic's
+        advantages would otherwise undo the pretrained policy before the critic is any good).
+        """
         s, agent = self.s, self.agent
         n = len(batch)
         if n == 0:
@@ -137,7 +148,7 @@ class PPO:
                 pg, log_ratio = policy_loss(logp, batch.logprobs[idx], adv, s.clip_eps, s.policy_noclip)
                 v = agent.value(obs)
                 vl = value_loss(v, batch.values[idx], batch.returns[idx], s.value_clip, value_clip_range)
-                loss = pg - s.ent_coef * entropy + s.vf_coef * vl
+                loss = pg - s.ent_coef * entropy + s.vf_coef * vl if train_policy else s.vf_coef * vl
                 if not torch.isfinite(loss):
                     raise DivergenceError(
                         f"non-finite loss at update {self.num_updates} (policy {pg.item():.4g}, "
@@ -145,6 +156,9 @@ class PPO:
                     )
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                if not train_policy:
+                    for p in agent.actor.parameters():
+                        p.grad = None  # Adam skips parameters without gradients: the policy stays as it is
                 max_norm = s.max_grad_norm if s.grad_clip else float("inf")
                 grad_norm = torch.nn.utils.clip_grad_norm_(agent.parameters(), max_norm)
                 if not torch.isfinite(grad_norm):

@@ -12,6 +12,8 @@ import csv
 import io
 import json
 import math
+import sys
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,3 +233,48 @@ def _write_table(stem: Path, table: list[dict[str, Any]], markdown: str) -> None
         w.writerow({k: ("" if e.get(k) is None else e.get(k)) for k in keys})
     stem.with_suffix(".csv").write_text(buf.getvalue())
     stem.with_suffix(".md").write_text(markdown)
+
+
+def progress_counts(sweep_dir: Path) -> tuple[int, int, int]:
+    """(done, failed, running) jobs: a job directory exists once it starts, status.json once it ends."""
+    done = failed = running = 0
+    for hydra_dir in Path(sweep_dir).glob("**/.hydra"):
+        status_file = hydra_dir.parent / "status.json"
+        if not status_file.exists():
+            running += 1
+            continue
+        try:
+            ok = json.loads(status_file.read_text()).get("status") == "ok"
+        except (json.JSONDecodeError, OSError):
+            ok = False
+        done += 1
+        failed += int(not ok)
+    return done, failed, running
+
+
+class SweepMonitor(threading.Thread):
+    """Prints a line whenever the sweep's counts change: jobs done, failed and running."""
+
+    def __init__(self, sweep_dir: Path, interval_s: float = 10.0) -> None:
+        super().__init__(daemon=True)
+        self.sweep_dir, self.interval_s = Path(sweep_dir), interval_s
+        self.stopped = threading.Event()
+        self.last: tuple[int, int, int] | None = None
+
+    def report(self) -> None:
+        counts = progress_counts(self.sweep_dir) if self.sweep_dir.exists() else (0, 0, 0)
+        if counts != self.last and any(counts):
+            self.last = counts
+            done, failed, running = counts
+            print(
+                f"sweep progress: {done} done ({failed} failed), {running} running",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval_s):
+            self.report()
+
+    def stop(self) -> None:
+        self.stopped.set()

@@ -17,10 +17,11 @@ from typing import Any, NoReturn
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from gailrun.checkpoint import atomic_write_bytes
 from gailrun.errors import GailrunError
+from gailrun.loggers import log_job
 
 log = logging.getLogger("gailrun")
 
@@ -106,11 +107,36 @@ def eval_task(cfg: DictConfig) -> float:
         )
         out = eval_json_path(ckpt)
         result.write_json(out, {"checkpoint": str(ckpt)})
+        print(result.line())
+        media = record_eval_video(cfg, policy, ckpt) if cfg.video else {}
+        config = {"eval": OmegaConf.to_container(cfg, resolve=True), "train": policy.checkpoint.get("config")}
+        summary = {f"eval/{k}": v for k, v in result.summary().items()}
+        log_job(cfg.logger, ckpt.parent, config, "eval", summary, media)
     except (GailrunError, KeyboardInterrupt) as exc:
         fail(None, exc if str(exc) else GailrunError("interrupted"))
-    print(result.line())
     print(f"wrote {out}")
     return result.mean
+
+
+def record_eval_video(cfg: DictConfig, policy: Any, ckpt: Path) -> dict[str, Path]:
+    """eval.mp4 of the first `video_episodes` evaluation episodes and a GIF of the best, beside eval.json."""
+    from gailrun.evaluate import eval_json_path
+    from gailrun.video import record_video
+
+    video = record_video(
+        policy,
+        episodes=min(int(cfg.video_episodes), int(cfg.episodes)),
+        seed=int(cfg.seed),
+        deterministic=not bool(cfg.stochastic),
+        out_dir=ckpt.parent,
+        stem=eval_json_path(ckpt).stem,
+        num_envs=int(cfg.num_envs),
+        env_id=cfg.get("env_id"),
+        max_episode_steps=cfg.get("max_episode_steps"),
+    )
+    best = video.best_episode
+    print(f"wrote {video.mp4} and {video.gif} (best episode {best + 1}, return {video.returns[best]:.1f})")
+    return {"eval/video": video.mp4, "eval/best_episode": video.gif}
 
 
 def collect_expert_task(cfg: DictConfig) -> None:
@@ -130,6 +156,8 @@ def collect_expert_task(cfg: DictConfig) -> None:
             overwrite=bool(cfg.overwrite),
             trusted=bool(cfg.trust_checkpoint),
         )
+        summary = {f"data/{k}": v for k, v in ds.card.items() if isinstance(v, int | float | str)}
+        log_job(cfg.logger, Path(str(ds.path)), OmegaConf.to_container(cfg, resolve=True), "collect", summary)
     except (GailrunError, KeyboardInterrupt) as exc:
         fail(None, exc if str(exc) else GailrunError("interrupted"))
     card = ds.card

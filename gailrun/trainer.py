@@ -7,6 +7,7 @@ checkpoints, stop conditions and the final evaluation. Each iteration is delegat
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -28,8 +29,9 @@ from gailrun.loops import BCLoop, OnPolicyLoop, build_loop
 from gailrun.networks import ActorCritic
 from gailrun.normalize import ObsNormalizer, ReturnScaler
 from gailrun.onpolicy import OnPolicyIteration
-from gailrun.policy import load_policy, policy_from_checkpoint, policy_payload
+from gailrun.policy import load_policy, policy_from_checkpoint, policy_payload, tensors_to_numpy
 from gailrun.progress import Progress
+from gailrun.rng import global_states, set_global_states
 from gailrun.rollout import Rollout
 from gailrun.seeding import seed_everything
 
@@ -71,6 +73,21 @@ def init_from_checkpoint(path: str, agent: ActorCritic, obs_norm: ObsNormalizer,
         obs_norm.rms.load_state_dict(src.obs_norm.rms.state_dict())
 
 
+STATE_DIR = "checkpoints"
+# Keys that may differ between a run and its resumption.
+RESUME_FREE_KEYS = ("resume",)
+
+
+def config_hash(resolved: dict[str, Any]) -> str:
+    body = {k: v for k, v in resolved.items() if k not in RESUME_FREE_KEYS}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def state_files(run_dir: Path) -> list[Path]:
+    """Full-state checkpoints of a run directory, newest first."""
+    return sorted((run_dir / STATE_DIR).glob("state-*.pt"), reverse=True)
+
+
 def network_cfg(cfg: DictConfig) -> dict:
     return {"hidden": [int(h) for h in cfg.algo.hidden], "activation": str(cfg.algo.activation)}
 
@@ -83,7 +100,7 @@ class Trainer:
 
     def build(self) -> None:
         cfg = self.cfg
-        seed_everything(int(cfg.seed), int(cfg.torch_threads), bool(cfg.deterministic))
+        seed_everything(int(cfg.seed), int(cfg.torch_threads), bool(cfg.torch_deterministic))
         self.info = env_info(str(cfg.env.id))
         self.env_id = self.info.env_id
         self.agent, self.obs_norm = build_agent(cfg, self.info)
@@ -126,21 +143,104 @@ class Trainer:
             **self.loop.checkpoint_extra(),
         }
 
+    # ----- full-state checkpoints (resume) --------------------------------------------------------------
+    def full_state(self, step: int, update: int, episodes: int, elapsed: float) -> dict[str, Any]:
+        """Everything the next iteration depends on: weights, optimizers, normalizers, counters, trackers,
+        the env replay log and every RNG. Restoring it continues the run bit for bit."""
+        return {
+            "kind": "full-state",
+            "config_hash": config_hash(self.resolved),
+            "env_id": self.env_id,
+            "algo": str(self.cfg.algo.name),
+            "counters": {"step": step, "update": update, "episodes": episodes, "elapsed": elapsed},
+            "agent": {k: v.detach().clone() for k, v in self.agent.state_dict().items()},
+            "obs_norm": self.obs_norm.state_dict(),
+            "trackers": [t.state_dict() for t in self.trackers],
+            "loop": self.loop.state_dict(),
+            "rng": {**global_states(), "generator": self.generator.get_state()},
+        }
+
+    def save_state(self, step: int, update: int, episodes: int, elapsed: float) -> None:
+        directory = self.run_dir / STATE_DIR
+        directory.mkdir(exist_ok=True)
+        save_checkpoint(
+            directory / f"state-{update:08d}.pt", self.full_state(step, update, episodes, elapsed)
+        )
+        for old in state_files(self.run_dir)[int(self.cfg.train.keep_checkpoints) :]:
+            old.unlink(missing_ok=True)
+
+    def resume_candidates(self) -> list[Path]:
+        resume = self.cfg.get("resume")
+        if resume in (None, "", False):
+            return []
+        if str(resume) == "auto":
+            return state_files(self.run_dir)
+        path = Path(str(resume))
+        if path.is_dir():
+            files = state_files(path)
+            if not files:
+                raise CheckpointError(f"resume={path}: no full-state checkpoints in {path / STATE_DIR}")
+            return files
+        return [path]
+
+    def load_resume_state(self) -> dict[str, Any] | None:
+        """The newest full-state checkpoint that validates (resume=auto skips corrupt ones)."""
+        for path in self.resume_candidates():
+            try:
+                state = load_checkpoint(path)
+            except CheckpointError as exc:
+                if str(self.cfg.resume) != "auto":
+                    raise
+                log.warning("skipping %s: %s", path.name, exc)
+                continue
+            if state.get("kind") != "full-state":
+                raise CheckpointError(
+                    f"{path} is not a full-state checkpoint (checkpoints/state-*.pt); pass one"
+                )
+            if state["config_hash"] != config_hash(self.resolved):
+                raise CheckpointError(
+                    f"{path} was written by a run with a different config; resume with the same overrides, "
+                    "or pass resume=null or another hydra.run.dir to start a new run"
+                )
+            log.info("resuming from %s (update %d)", path, state["counters"]["update"])
+            return state
+        return None
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.agent.load_state_dict(state["agent"])
+        self.obs_norm.load_state_dict(tensors_to_numpy(state["obs_norm"]))
+        for tracker, t_state in zip(self.trackers, state["trackers"], strict=True):
+            tracker.load_state_dict(t_state)
+        self.loop.load_state_dict(state["loop"])
+        set_global_states(state["rng"])
+        self.generator.set_state(state["rng"]["generator"])
+
     def run(self) -> dict[str, Any]:
         self.build()
         cfg, loop, run_dir = self.cfg, self.loop, self.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
+        state = self.load_resume_state()
         (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(self.resolved))
         max_episodes = cfg.train.get("max_episodes")
         target = cfg.train.get("target_return")
         window = int(cfg.train.avg_window)
-        logger = MetricLogger(run_dir, loop.metric_names, cfg.logger, self.resolved, job_type="train")
+        update = n_episodes = 0
+        elapsed0 = 0.0
+        if state is not None:
+            self.restore(state)
+            c = state["counters"]
+            update, n_episodes, elapsed0 = int(c["update"]), int(c["episodes"]), float(c["elapsed"])
+            truncate_logs(run_dir, update, int(c["step"]))
+        logger = MetricLogger(
+            run_dir, loop.metric_names, cfg.logger, self.resolved, job_type="train", append=state is not None
+        )
         progress = Progress(
             loop.total, desc=f"{cfg.algo.name} {self.env_id}", enabled=bool(cfg.train.progress)
         )
-        self._log_pretraining(logger)
-        t0 = time.perf_counter()
-        update = n_episodes = 0
+        if state is None:
+            self._log_pretraining(logger)
+        t0 = time.perf_counter() - elapsed0
+        every = int(cfg.train.checkpoint_every)
         stop_reason = "budget"
         failed = True
         try:
@@ -169,6 +269,8 @@ class Trainer:
                         save_checkpoint(run_dir / tracker.filename, self.payload(step, update, n_episodes))
                 if update % int(cfg.train.save_every) == 0:
                     save_checkpoint(run_dir / "last.pt", self.payload(step, update, n_episodes))
+                if every > 0 and update % every == 0:
+                    self.save_state(step, update, n_episodes, time.perf_counter() - t0)
                 head = self.trackers[0]
                 progress.update(
                     step, {f"{loop.unit}s/s": step / elapsed, head.metric.split("/")[-1]: head.average}
@@ -187,6 +289,8 @@ class Trainer:
                     break
             step = loop.progress
             save_checkpoint(run_dir / "last.pt", self.payload(step, update, n_episodes))
+            if every > 0:
+                self.save_state(step, update, n_episodes, time.perf_counter() - t0)
             failed = False
         finally:
             progress.close()
@@ -270,6 +374,26 @@ class Trainer:
         )
         result.write_json(eval_json_path(path), {"checkpoint": str(path)})
         return result
+
+
+def truncate_logs(run_dir: Path, update: int, step: int) -> None:
+    """Drop CSV rows written after the checkpoint being resumed (and a torn last line), so the resumed run
+    appends exactly what the uninterrupted run would have written."""
+    for name, column, limit in (
+        ("metrics.csv", 1, update),
+        ("timing.csv", 1, update),
+        ("episodes.csv", 0, step),
+    ):
+        path = run_dir / name
+        if not path.exists():
+            continue
+        lines = path.read_text().replace("\r\n", "\n").split("\n")
+        keep = [lines[0]]
+        for line in lines[1:]:
+            fields = line.split(",")
+            if len(fields) > column and fields[column].isdigit() and int(fields[column]) <= limit:
+                keep.append(line)
+        path.write_text("\n".join(keep) + "\n")
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:

@@ -1,0 +1,183 @@
+"""The report's tables: final evaluation return per configuration, per-switch ablations, and the pairwise
+probability-of-improvement matrix.
+
+A run's score is its final evaluation return (the mean over the evaluation episodes of best.pt, as in
+summary.json); every statistic below treats runs (seeds), not episodes, as the samples.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from gailrun.report.document import Table, fmt, fmt_ci
+from gailrun.report.load import Study
+from gailrun.report.stats import bootstrap_iqm_ci, bootstrap_poi_ci, iqm, prob_improvement
+from gailrun.sweep import bootstrap_ci
+
+
+def scores(study: Study, label: str) -> list[float]:
+    return [r.score for r in study.by_label.get(label, []) if math.isfinite(r.score)]
+
+
+def config_records(study: Study) -> list[dict[str, Any]]:
+    """One record per configuration, including those whose every job failed."""
+    failed: dict[str, int] = {}
+    for _, label in study.not_ok:
+        failed[label] = failed.get(label, 0) + 1
+    labels = study.labels + [lb for lb in failed if lb not in study.labels]
+    out = []
+    for label in labels:
+        runs = study.by_label.get(label, [])
+        x = scores(study, label)
+        lo, hi = bootstrap_ci(x)
+        ilo, ihi = bootstrap_iqm_ci(x)
+        irl = [float(r.job.final_irl) for r in runs if r.job.final_irl is not None]
+        rec: dict[str, Any] = {
+            "config": label,
+            "runs": len(x),
+            "failed": failed.get(label, 0),
+            "seeds": sorted(r.job.seed for r in runs if r.job.seed is not None),
+            "episodes": sum(len(r.eval_returns) for r in runs),
+            "mean": float(np.mean(x)) if x else math.nan,
+            "std": float(np.std(x)) if x else math.nan,
+            "ci_low": lo,
+            "ci_high": hi,
+            "iqm": iqm(x),
+            "iqm_ci_low": ilo,
+            "iqm_ci_high": ihi,
+        }
+        if irl:
+            rec["best_irl_mean"] = float(np.mean(irl))
+        out.append(rec)
+    return out
+
+
+def config_table(study: Study) -> Table:
+    records = config_records(study)
+    has_irl = any("best_irl_mean" in r for r in records)
+    columns = ["configuration", "runs", "failed", "seeds", "mean [95% CI]", "std", "IQM [95% CI]"]
+    columns += ["best_irl.pt mean"] if has_irl else []
+    rows = []
+    for r in records:
+        row = [
+            f"`{r['config']}`",
+            str(r["runs"]),
+            str(r["failed"]),
+            " ".join(str(s) for s in r["seeds"]) or "-",
+            fmt_ci(r["mean"], r["ci_low"], r["ci_high"]),
+            fmt(r["std"]),
+            fmt_ci(r["iqm"], r["iqm_ci_low"], r["iqm_ci_high"]),
+        ]
+        if has_irl:
+            row.append(fmt(r.get("best_irl_mean")))
+        rows.append(row)
+    caption = (
+        "Final evaluation return of each run's best.pt (mean over its evaluation episodes), summarized over "
+        "runs: mean and std over runs; IQM = interquartile mean (mean of the runs left after dropping the "
+        "lowest and highest quarter, rounded down); 95% CI = percentile bootstrap interval, resampling runs "
+        "with replacement. With fewer than 4 runs the IQM equals the mean."
+    )
+    return Table(
+        "configurations", "Final evaluation return per configuration", caption, columns, rows, records
+    )
+
+
+def switch_groups(study: Study) -> dict[str, dict[bool, list[Any]]]:
+    """For each `ppo_opts` switch that is on in some runs and off in others: the runs of each side."""
+    groups: dict[str, dict[bool, list[Any]]] = {}
+    for run in study.runs:
+        if not math.isfinite(run.score):
+            continue
+        for key, value in run.switches.items():
+            groups.setdefault(key, {True: [], False: []})[value].append(run)
+    return {k: g for k, g in sorted(groups.items()) if g[True] and g[False]}
+
+
+def ablation_table(study: Study) -> Table | None:
+    groups = switch_groups(study)
+    if not groups:
+        return None
+    records, rows = [], []
+    for key, g in groups.items():
+        on = [r.score for r in g[True]]
+        off = [r.score for r in g[False]]
+        rec = {
+            "switch": f"ppo_opts.{key}",
+            "runs_on": len(on),
+            "runs_off": len(off),
+            "iqm_on": iqm(on),
+            "iqm_on_ci_low": bootstrap_iqm_ci(on)[0],
+            "iqm_on_ci_high": bootstrap_iqm_ci(on)[1],
+            "iqm_off": iqm(off),
+            "iqm_off_ci_low": bootstrap_iqm_ci(off)[0],
+            "iqm_off_ci_high": bootstrap_iqm_ci(off)[1],
+            "p_on_beats_off": prob_improvement(on, off),
+            "p_ci_low": bootstrap_poi_ci(on, off)[0],
+            "p_ci_high": bootstrap_poi_ci(on, off)[1],
+            "configs_on": sorted({r.label for r in g[True]}),
+            "configs_off": sorted({r.label for r in g[False]}),
+        }
+        records.append(rec)
+        rows.append(
+            [
+                f"`{rec['switch']}`",
+                f"{rec['runs_on']} / {rec['runs_off']}",
+                fmt_ci(rec["iqm_on"], rec["iqm_on_ci_low"], rec["iqm_on_ci_high"]),
+                fmt_ci(rec["iqm_off"], rec["iqm_off_ci_low"], rec["iqm_off_ci_high"]),
+                fmt_ci(rec["p_on_beats_off"], rec["p_ci_low"], rec["p_ci_high"], digits=2),
+                ", ".join(f"`{lb}`" for lb in rec["configs_on"]),
+            ]
+        )
+    caption = (
+        "Each `ppo_opts` switch that is on in some runs and off in others (read from each job's resolved "
+        "config.yaml): IQM of the final evaluation return of the runs with it on vs off, and P(on > off), "
+        "the probability that a run with the switch on scores higher than one with it off, estimated over "
+        "all pairs of runs (ties count one half), as in rliable. Intervals: 95% percentile bootstrap, "
+        "resampling runs with replacement (each side separately for P). The other switches are not held "
+        "fixed: when configurations differ in several switches at once, their rows split the runs alike."
+    )
+    columns = [
+        "switch",
+        "runs on / off",
+        "IQM on [95% CI]",
+        "IQM off [95% CI]",
+        "P(on > off) [95% CI]",
+        "configurations with it on",
+    ]
+    return Table("ablation", "Ablation per switch", caption, columns, rows, records)
+
+
+def improvement_table(study: Study) -> Table | None:
+    labels = [lb for lb in study.labels if scores(study, lb)]
+    if len(labels) < 2:
+        return None
+    records, rows = [], []
+    for a in labels:
+        row = [f"`{a}`"]
+        for b in labels:
+            if a == b:
+                row.append("-")
+                continue
+            p = prob_improvement(scores(study, a), scores(study, b))
+            lo, hi = bootstrap_poi_ci(scores(study, a), scores(study, b))
+            records.append({"config_x": a, "config_y": b, "p_x_beats_y": p, "ci_low": lo, "ci_high": hi})
+            row.append(fmt_ci(p, lo, hi, digits=2))
+        rows.append(row)
+    caption = (
+        "P(row > column): the probability that a run of the row's configuration has a higher final "
+        "evaluation return than a run of the column's, over all pairs of runs (ties count one half), with a "
+        "95% percentile bootstrap interval resampling each configuration's runs. 0.5 means no difference; "
+        "P(a > b) + P(b > a) = 1."
+    )
+    columns = ["P(row > column)", *(f"`{b}`" for b in labels)]
+    return Table(
+        "prob_improvement",
+        "Probability of improvement between configurations",
+        caption,
+        columns,
+        rows,
+        records,
+    )
