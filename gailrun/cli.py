@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -50,14 +51,56 @@ def complete_overrides(incomplete: str) -> list[str]:
     return out
 
 
+def check_writable(args: list[str]) -> None:
+    """Refuse an output directory that cannot be written before Hydra tries (its error is a traceback):
+    the given hydra.run.dir / hydra.sweep.dir, else the working directory, where outputs/ goes."""
+    given = [a.split("=", 1)[1] for a in args if a.startswith(("hydra.run.dir=", "hydra.sweep.dir="))]
+    target = Path(given[-1]) if given else Path.cwd()
+    ancestor = target
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    try:  # permissions alone do not tell (root, read-only mounts, /proc): try it, leaving nothing behind
+        os.rmdir(tempfile.mkdtemp(prefix=".gailrun-probe-", dir=ancestor))
+    except OSError as exc:
+        raise SystemExit(
+            f"gailrun: error: cannot write the output directory {target} ({exc.strerror or exc} in "
+            f"{ancestor}); pass hydra.run.dir= (or hydra.sweep.dir=) a writable path"
+        ) from exc
+
+
+class HydraRecord:
+    """The `.hydra/` files of an existing run directory, kept so a failed run into it can put them back:
+    Hydra rewrites them before the task can decide the run is refused."""
+
+    def __init__(self, args: list[str]) -> None:
+        given = [a.split("=", 1)[1] for a in args if a.startswith("hydra.run.dir=")]
+        self.dir = Path(given[-1]) / ".hydra" if given else None
+        self.files = (
+            {p.name: p.read_bytes() for p in self.dir.iterdir() if p.is_file()}
+            if self.dir is not None and self.dir.is_dir()
+            else {}
+        )
+
+    def restore(self) -> None:
+        for name, data in self.files.items():
+            (self.dir / name).write_bytes(data)  # type: ignore[operator]
+
+
 def run_hydra(config_name: str, task: Callable, args: list[str], multirun: bool = False) -> None:
     import hydra
 
+    if config_name == "train" and "--cfg" not in args:
+        check_writable(args)
     argv = [f"gailrun {config_name}", *(["--multirun"] if multirun else []), *args]
     saved = sys.argv
     sys.argv = argv
+    record = HydraRecord(args) if config_name == "train" and not multirun else None
     try:
         hydra.main(config_path=config_dir(), config_name=config_name, version_base="1.3")(task)()
+    except SystemExit:
+        if record is not None:
+            record.restore()  # a refused run (e.g. resume with another config) must not rewrite the old one
+        raise
     finally:
         sys.argv = saved
 

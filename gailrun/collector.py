@@ -60,7 +60,7 @@ class Collector:
         for t in range(rollout.num_steps):
             if not np.isfinite(self.raw_obs).all():
                 raise DivergenceError(
-                    "the environment returned a non-finite observation; check the env or its wrappers"
+                    "non-finite observation from the environment (check the env or its wrappers)"
                 )
             obs = self.obs_norm(self.raw_obs)
             obs_t = torch.from_numpy(obs)

@@ -23,7 +23,16 @@ def seed_list(n: int | str) -> str:
     return ",".join(str(i) for i in range(1, count + 1))
 
 
+def n_samples(algo_choice: object, env_default: object) -> object:
+    """`algo.expert_n_samples` is "env" (use the env's default draw) or a number / null (all)."""
+    return env_default if algo_choice == "env" else algo_choice
+
+
 def register_resolvers() -> None:
-    for name, fn in (("gailrun.asset", asset), ("gailrun.seeds", seed_list)):
+    resolvers = {"gailrun.asset": asset, "gailrun.seeds": seed_list, "gailrun.n_samples": n_samples}
+    for name, fn in resolvers.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
+    from gailrun.schema import register_schemas
+
+    register_schemas()

@@ -87,6 +87,7 @@ def make_vec_env(
     vectorization: str = "sync",
     max_episode_steps: int | None = None,
     render_mode: str | None = None,
+    workers: int = 2,
 ) -> VectorEnv:
     """Build `num_envs` copies of `env_id` in NEXT_STEP autoreset mode.
 
@@ -99,7 +100,11 @@ def make_vec_env(
         return SyncVectorEnv(fns, autoreset_mode=AutoresetMode.NEXT_STEP)
     if vectorization == "async":
         return AsyncVectorEnv(fns, autoreset_mode=AutoresetMode.NEXT_STEP, shared_memory=True)
-    raise GailrunError(f"env.vectorization must be 'sync' or 'async', got {vectorization!r}")
+    if vectorization == "subproc":
+        from gailrun.subproc import SubprocVectorEnv
+
+        return SubprocVectorEnv(fns, workers=workers)
+    raise GailrunError(f"env.vectorization must be 'sync', 'subproc' or 'async', got {vectorization!r}")
 
 
 def seed_vec_env(envs: VectorEnv, seed: int) -> np.ndarray:

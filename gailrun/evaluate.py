@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from gailrun.checkpoint import atomic_write_bytes
-from gailrun.envs import make_vec_env, resolve_env_id, seed_vec_env
+from gailrun.envs import env_info, make_vec_env, resolve_env_id, seed_vec_env
+from gailrun.errors import CheckpointError
 from gailrun.policy import Policy
 
 
@@ -87,6 +88,13 @@ def evaluate(
 ) -> EvalResult:
     """Play `episodes` episodes with `policy` on its own env (or `env_id`)."""
     env_id = resolve_env_id(env_id or policy.env_id)
+    info = env_info(env_id)
+    if (info.obs_dim, info.n_actions) != (policy.agent.obs_dim, policy.agent.n_actions):
+        raise CheckpointError(
+            f"the checkpoint is for {policy.env_id} (obs {policy.agent.obs_dim}, actions "
+            f"{policy.agent.n_actions}); {env_id} has obs {info.obs_dim}, actions {info.n_actions}: "
+            "evaluate it on its own env (drop env_id=)"
+        )
     num_envs = max(1, min(num_envs, episodes))
     quotas = episode_quotas(episodes, num_envs)
     envs = make_vec_env(env_id, num_envs, max_episode_steps=max_episode_steps)

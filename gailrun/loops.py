@@ -138,9 +138,11 @@ class OnPolicyLoop:
             num_envs,
             vectorization=str(cfg.env.vectorization),
             max_episode_steps=cfg.env.get("max_episode_steps"),
+            workers=int(cfg.env.workers),
         )
         first_obs = seed_vec_env(self.envs, int(cfg.seed))
-        replay = ReplayLog(self.envs, int(cfg.seed)) if isinstance(self.envs, SyncVectorEnv) else None
+        resumable = isinstance(self.envs, SyncVectorEnv) or hasattr(self.envs, "replay")
+        replay = ReplayLog(self.envs, int(cfg.seed)) if resumable else None
         self.collector = Collector(self.envs, agent, obs_norm, first_obs, generator, replay)
         self.rollout = Rollout(int(cfg.algo.num_steps), num_envs, info.obs_dim)
         self.ppo = PPO(agent, ppo_settings(cfg), generator)

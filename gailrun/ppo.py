@@ -134,20 +134,22 @@ class PPO:
         count = 0
         epochs_run = 0
         stop = False
+        params = list(agent.parameters())
         for _ in range(s.num_epochs):
             perm = torch.randperm(n, generator=self.generator)
+            # One gather per epoch; minibatches are then contiguous slices (views) of the shuffled batch.
+            shuffled = Batch(*(x[perm] for x in batch))
             for start in range(0, n, s.minibatch_size):
-                idx = perm[start : start + s.minibatch_size]
-                obs = batch.obs[idx]
-                adv = batch.advantages[idx]
-                if s.norm_adv and idx.numel() > 1:
+                mb = Batch(*(x[start : start + s.minibatch_size] for x in shuffled))
+                obs, adv = mb.obs, mb.advantages
+                if s.norm_adv and len(mb) > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
                 logp_all = torch.log_softmax(agent.logits(obs), dim=-1)
-                logp = logp_all.gather(-1, batch.actions[idx].unsqueeze(-1)).squeeze(-1)
+                logp = logp_all.gather(-1, mb.actions.unsqueeze(-1)).squeeze(-1)
                 entropy = -(logp_all.exp() * logp_all).sum(-1).mean()
-                pg, log_ratio = policy_loss(logp, batch.logprobs[idx], adv, s.clip_eps, s.policy_noclip)
+                pg, log_ratio = policy_loss(logp, mb.logprobs, adv, s.clip_eps, s.policy_noclip)
                 v = agent.value(obs)
-                vl = value_loss(v, batch.values[idx], batch.returns[idx], s.value_clip, value_clip_range)
+                vl = value_loss(v, mb.values, mb.returns, s.value_clip, value_clip_range)
                 loss = pg - s.ent_coef * entropy + s.vf_coef * vl if train_policy else s.vf_coef * vl
                 if not torch.isfinite(loss):
                     raise DivergenceError(
@@ -159,8 +161,10 @@ class PPO:
                 if not train_policy:
                     for p in agent.actor.parameters():
                         p.grad = None  # Adam skips parameters without gradients: the policy stays as it is
-                max_norm = s.max_grad_norm if s.grad_clip else float("inf")
-                grad_norm = torch.nn.utils.clip_grad_norm_(agent.parameters(), max_norm)
+                if s.grad_clip:
+                    grad_norm = torch.nn.utils.clip_grad_norm_(params, s.max_grad_norm)
+                else:  # the same norm, without clip_grad_norm_'s multiplication of every gradient by 1.0
+                    grad_norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
                 if not torch.isfinite(grad_norm):
                     raise DivergenceError(
                         f"non-finite gradient at update {self.num_updates}; lower algo.lr or turn on "

@@ -4,7 +4,8 @@ Box2D worlds cannot be serialized, but episodes are deterministic given the RNG 
 and the actions taken since. `ReplayLog` records, for every sub-env of a sync vector env in NEXT_STEP
 autoreset mode, how its current episode started (the seed of the first reset, or the env RNG state just
 before an autoreset) and the actions applied since; `restore` rebuilds the same state in fresh envs by
-resetting and replaying. Only sync vectorization is supported (the sub-envs must be reachable).
+resetting and replaying. Works with `sync` and `subproc` vectorization (whose workers do the same remotely);
+Gymnasium's `async` mode cannot reach its sub-envs' RNGs.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from gailrun.rng import generator_state, set_generator_state
 
 class ReplayLog:
     def __init__(self, envs: VectorEnv, seed: int) -> None:
-        if not isinstance(envs, SyncVectorEnv):
+        if not isinstance(envs, SyncVectorEnv) and not hasattr(envs, "replay"):
             raise GailrunError(
-                "resumable runs need env.vectorization=sync (async sub-envs cannot be replayed)"
+                "resumable runs need env.vectorization=sync or subproc (async sub-envs cannot be replayed)"
             )
         self.envs = envs
         n = envs.num_envs
@@ -32,12 +33,19 @@ class ReplayLog:
 
     def before_step(self, actions: np.ndarray, autoreset: np.ndarray) -> None:
         """Call right before `envs.step(actions)`; `autoreset[i]` means env i resets in this step."""
-        for i in range(self.envs.num_envs):
-            if autoreset[i]:
-                self.starts[i] = {"rng": generator_state(self.envs.envs[i].np_random)}
+        resetting = np.flatnonzero(autoreset)
+        if len(resetting):
+            states = self._rng_states(resetting)
+            for i in resetting:
+                self.starts[i] = {"rng": states[int(i)]}
                 self.actions[i] = []
-            else:
-                self.actions[i].append(int(actions[i]))
+        for i in np.flatnonzero(~np.asarray(autoreset, dtype=bool)):
+            self.actions[i].append(int(actions[i]))
+
+    def _rng_states(self, indices: np.ndarray) -> dict[int, dict]:
+        if isinstance(self.envs, SyncVectorEnv):
+            return {int(i): generator_state(self.envs.envs[int(i)].np_random) for i in indices}
+        return self.envs.rng_states([int(i) for i in indices])
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +55,13 @@ class ReplayLog:
 
     def restore(self, state: dict[str, Any], autoreset: np.ndarray) -> np.ndarray:
         """Bring the (freshly made) envs to the recorded state; returns each env's current observation."""
+        if not isinstance(self.envs, SyncVectorEnv):
+            actions = [a.tolist() for a in state["actions"]]
+            obs = self.envs.replay(
+                [dict(s) for s in state["starts"]], actions, np.asarray(autoreset, dtype=bool)
+            )
+            self.starts, self.actions = [dict(s) for s in state["starts"]], actions
+            return obs
         obs = []
         for i, (start, acts) in enumerate(zip(state["starts"], state["actions"], strict=True)):
             env = self.envs.envs[i]

@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import math
+import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -49,11 +50,21 @@ def is_multirun() -> bool:
         return False
 
 
-def fail(run_dir: Path | None, exc: BaseException) -> NoReturn:
-    """Report a failed job in one line; exit 1 in a single run, raise `JobFailed` inside a multirun."""
+RESULTS = ("metrics.csv", "last.pt", "best.pt", "checkpoints", "summary.json")
+
+
+def fail(run_dir: Path | None, exc: BaseException, started: bool = True) -> NoReturn:
+    """Report a failed job in one line; exit 1 in a single run, raise `JobFailed` inside a multirun.
+
+    A single run refused before it started (bad input) touches nothing: it removes the directory Hydra
+    made for it if that holds no earlier results, and otherwise leaves the earlier run as it was. A sweep
+    keeps every job's directory, with status.json, as the record of the failed job.
+    """
     msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    if run_dir is not None:
+    if run_dir is not None and (started or is_multirun()):
         write_status(run_dir, "failed", error=msg, error_type=type(exc).__name__)
+    elif run_dir is not None and not any((run_dir / r).exists() for r in RESULTS):
+        shutil.rmtree(run_dir, ignore_errors=True)
     if not isinstance(exc, GailrunError | KeyboardInterrupt):
         log.error("".join(traceback.format_exception(exc)))
     print(f"gailrun: error: {msg}", file=sys.stderr)
@@ -63,15 +74,16 @@ def fail(run_dir: Path | None, exc: BaseException) -> NoReturn:
 
 
 def train_task(cfg: DictConfig) -> float:
-    from gailrun.trainer import train
+    from gailrun.trainer import Trainer
 
     run_dir = output_dir()
+    trainer = Trainer(cfg, run_dir)
     try:
-        summary = train(cfg, run_dir)
+        summary = trainer.run()
     except KeyboardInterrupt:
-        fail(run_dir, GailrunError("interrupted"))
+        fail(run_dir, GailrunError("interrupted"), trainer.started)
     except Exception as exc:  # every failure is recorded in status.json (traceback in the log), then reported
-        fail(run_dir, exc)
+        fail(run_dir, exc, trainer.started)
     metric = summary.get(f"best/{summary['objective']}")
     if metric is None or not math.isfinite(metric):
         # A sweeper must never receive NaN (it aborts an Optuna study): a run without a score has failed.

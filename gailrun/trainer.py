@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gailrun.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
 from gailrun.envs import EnvInfo, env_info
-from gailrun.errors import CheckpointError
+from gailrun.errors import CheckpointError, DivergenceError
 from gailrun.evaluate import EvalResult, eval_json_path, evaluate
 from gailrun.loggers import MetricLogger
 from gailrun.loops import BCLoop, OnPolicyLoop, build_loop
@@ -97,6 +97,7 @@ class Trainer:
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.resolved: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+        self.started = False  # set once inputs are validated and the run begins writing results
 
     def build(self) -> None:
         cfg = self.cfg
@@ -241,11 +242,16 @@ class Trainer:
             self._log_pretraining(logger)
         t0 = time.perf_counter() - elapsed0
         every = int(cfg.train.checkpoint_every)
+        self.started = True
         stop_reason = "budget"
         failed = True
         try:
             while loop.progress < loop.total:
-                result = loop.step()
+                try:
+                    result = loop.step()
+                except DivergenceError as exc:
+                    where = "" if " at update " in str(exc) else f" at update {update + 1}"
+                    raise DivergenceError(f"{exc}{where}; the last good checkpoint is kept") from exc
                 update += 1
                 step = loop.progress
                 metrics: dict[str, Any] = dict(result.metrics)

@@ -19,7 +19,14 @@ def gailrun_exe() -> list[str]:
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict | None = None):
     """`env` values of None remove a variable."""
-    full_env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", **(env or {})}
+    # PYTHONPATH: test-only envs are reachable from the CLI as `tests.toy_envs:<id>`.
+    full_env = {
+        **os.environ,
+        "WANDB_MODE": "offline",
+        "WANDB_SILENT": "true",
+        "PYTHONPATH": str(REPO),
+        **(env or {}),
+    }
     full_env = {k: v for k, v in full_env.items() if v is not None}
     return subprocess.run(
         [*gailrun_exe(), *args],

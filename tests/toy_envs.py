@@ -38,6 +38,28 @@ class CounterEnv(gym.Env):
         return self._obs(), self.reward, terminated, False, {}
 
 
+class NaNAfterEnv(CounterEnv):
+    """CartPole-sized observations that turn NaN after `nan_after` steps of this env instance."""
+
+    def __init__(self, nan_after: int = 300) -> None:
+        super().__init__(terminate_at=20)
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
+        self.nan_after, self.total = nan_after, 0
+
+    def _obs(self) -> np.ndarray:
+        value = np.nan if self.total >= self.nan_after else float(self.t)
+        return np.array([value, 1.0, 0.0, 0.0], dtype=np.float32)
+
+    def step(self, action):
+        self.total += 1
+        return super().step(action)
+
+
 def register() -> None:
     if "GailrunTest/Counter-v0" not in gym.registry:
         gym.register("GailrunTest/Counter-v0", entry_point=CounterEnv)
+    if "GailrunTest/NaNAfter-v0" not in gym.registry:
+        gym.register("GailrunTest/NaNAfter-v0", entry_point=NaNAfterEnv)
+
+
+register()  # on import, so `env.id=tests.toy_envs:GailrunTest/NaNAfter-v0` works in a subprocess
