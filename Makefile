@@ -58,6 +58,17 @@ experts: setup ## Retrain the bundled PPO experts and re-record their demonstrat
 	cp outputs/experts/lunarlander/best.pt $(ASSETS)/experts/lunarlander-ppo.pt
 	$(GAILRUN) collect-expert ckpt=$(ASSETS)/experts/lunarlander-ppo.pt episodes=250 min_score=230 \
 		out=$(ASSETS)/datasets/gailrun/lunarlander-ppo-v0 overwrite=true
+	# InfoGAIL's mixed-style demonstrations: CartPole experts shaped to keep the cart left / right of centre.
+	for side in left right; do \
+		target=$$([ $$side = left ] && echo -1.0 || echo 1.0); \
+		$(GAILRUN) train env=cartpole env.shaping.target=$$target env.shaping.weight=1.0 train.total_steps=100000 \
+			seed=1 hydra.run.dir=outputs/experts/cartpole-$$side && \
+		cp outputs/experts/cartpole-$$side/best.pt $(ASSETS)/experts/cartpole-$$side.pt && \
+		$(GAILRUN) collect-expert ckpt=$(ASSETS)/experts/cartpole-$$side.pt episodes=12 min_score=500 \
+			label=$$side out=outputs/experts/demos-$$side overwrite=true || exit 1; \
+	done
+	$(GAILRUN) data merge $(ASSETS)/datasets/gailrun/cartpole-styles-v0 outputs/experts/demos-left \
+		outputs/experts/demos-right --overwrite
 
 clean: ## Remove the virtual environment and generated outputs
 	rm -rf $(VENV) outputs/* multirun wandb .pytest_cache .ruff_cache

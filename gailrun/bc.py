@@ -118,3 +118,28 @@ def accuracy(agent: ActorCritic, obs_norm: ObsNormalizer, data: Transitions) -> 
     with torch.no_grad():
         logits = agent.logits(torch.from_numpy(obs_norm(data.obs)))
     return float((logits.argmax(-1).numpy() == data.actions).mean())
+
+
+class BCRegularizer:
+    """`weight` x cross-entropy of the policy's logits on a random expert minibatch, added to each PPO
+    minibatch of GAIL (BC+GAIL, e.g. Jena et al. 2020): with few demonstrations, the policy keeps the
+    expert's actions on the expert's states while the discriminator's reward covers the states the
+    demonstrations never reached."""
+
+    def __init__(
+        self,
+        agent: ActorCritic,
+        obs_norm: ObsNormalizer,
+        data: Transitions,
+        weight: float,
+        batch_size: int,
+        generator: torch.Generator,
+    ) -> None:
+        self.agent, self.obs_norm, self.weight = agent, obs_norm, float(weight)
+        self.raw_obs, self.actions = data.obs, torch.from_numpy(data.actions)
+        self.batch_size, self.generator = int(batch_size), generator
+
+    def __call__(self) -> torch.Tensor:
+        idx = torch.randint(0, len(self.actions), (self.batch_size,), generator=self.generator)
+        obs = torch.from_numpy(self.obs_norm(self.raw_obs[idx.numpy()]))
+        return self.weight * F.cross_entropy(self.agent.logits(obs), self.actions[idx])

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from gymnasium.vector import VectorEnv
 
+from gailrun.codes import LatentCodes
 from gailrun.errors import CheckpointError, DivergenceError
 from gailrun.networks import ActorCritic
 from gailrun.normalize import ObsNormalizer
@@ -39,9 +40,11 @@ class Collector:
         first_obs: np.ndarray,
         generator: torch.Generator,
         replay: ReplayLog | None = None,
+        codes: LatentCodes | None = None,
     ) -> None:
         self.envs = envs
         self.replay = replay
+        self.codes = codes
         self.agent = agent
         self.obs_norm = obs_norm
         self.generator = generator
@@ -62,7 +65,7 @@ class Collector:
                 raise DivergenceError(
                     "non-finite observation from the environment (check the env or its wrappers)"
                 )
-            obs = self.obs_norm(self.raw_obs)
+            obs = self.policy_obs(self.raw_obs)
             obs_t = torch.from_numpy(obs)
             with torch.no_grad():
                 action, logp = agent.act(obs_t, generator=self.generator)
@@ -75,6 +78,8 @@ class Collector:
             rollout.values[t] = value.numpy()
             valid = ~self.prev_done
             rollout.valid[t] = valid
+            if self.codes is not None:
+                rollout.codes[t] = self.codes.codes
 
             if self.replay is not None:
                 self.replay.before_step(actions, self.prev_done)
@@ -93,15 +98,21 @@ class Collector:
                 self.ep_return[i] = 0.0
                 self.ep_length[i] = 0
             self.total_steps += int(valid.sum())
+            if self.codes is not None:
+                self.codes.redraw(self.prev_done)  # those envs just reset: a new episode, a new code
             self.prev_done = done
             self.raw_obs = np.asarray(next_obs, dtype=np.float32)
             self.obs_norm.update(self.raw_obs)
 
         rollout.next_raw_obs[:] = self.raw_obs
-        rollout.next_obs[:] = self.obs_norm(self.raw_obs)
+        rollout.next_obs[:] = self.policy_obs(self.raw_obs)
         with torch.no_grad():
             rollout.next_value[:] = agent.value(torch.from_numpy(rollout.next_obs)).numpy()
         return episodes
+
+    def policy_obs(self, raw_obs: np.ndarray) -> np.ndarray:
+        obs = self.obs_norm(raw_obs)
+        return obs if self.codes is None else self.codes.augment(obs)
 
     def state_dict(self) -> dict:
         state = {
@@ -113,6 +124,8 @@ class Collector:
         }
         if self.replay is not None:
             state["replay"] = self.replay.state_dict()
+        if self.codes is not None:
+            state["codes"] = self.codes.state_dict()
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -122,6 +135,8 @@ class Collector:
         self.ep_length = np.asarray(state["ep_length"], dtype=np.int64).copy()
         self.total_steps = int(state["total_steps"])
         self.raw_obs = np.asarray(state["raw_obs"], dtype=np.float32).copy()
+        if self.codes is not None:
+            self.codes.load_state_dict(state["codes"])
         if self.replay is None or "replay" not in state:
             raise CheckpointError("the checkpoint has no environment replay log; it cannot be resumed")
         replayed = self.replay.restore(state["replay"], self.prev_done).astype(np.float32)

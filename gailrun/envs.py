@@ -42,8 +42,25 @@ class EnvInfo:
     max_episode_steps: int | None
 
 
+class PositionShaping(gym.Wrapper):
+    """Adds `weight * (1 - min(|obs[0] - target|, 1))` to every reward: a demonstrator with a style.
+
+    Trains CartPole experts that keep the cart left or right of centre (obs[0] is the cart position) for
+    the InfoGAIL study; evaluation and data collection use the unshaped env, so scores stay comparable.
+    """
+
+    def __init__(self, env: gym.Env, target: float, weight: float) -> None:
+        super().__init__(env)
+        self.target, self.weight = float(target), float(weight)
+
+    def step(self, action):  # type: ignore[override]
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        bonus = self.weight * (1.0 - min(abs(float(obs[0]) - self.target), 1.0))
+        return obs, float(reward) + bonus, terminated, truncated, info
+
+
 def _single_env_fn(
-    env_id: str, max_episode_steps: int | None, render_mode: str | None
+    env_id: str, max_episode_steps: int | None, render_mode: str | None, shaping: dict | None = None
 ) -> Callable[[], gym.Env]:
     def make() -> gym.Env:
         kwargs: dict = {"disable_env_checker": True}
@@ -51,7 +68,10 @@ def _single_env_fn(
             kwargs["max_episode_steps"] = int(max_episode_steps)
         if render_mode is not None:
             kwargs["render_mode"] = render_mode
-        return gym.make(env_id, **kwargs)
+        env = gym.make(env_id, **kwargs)
+        if shaping:
+            env = PositionShaping(env, target=shaping["target"], weight=shaping["weight"])
+        return env
 
     return make
 
@@ -88,6 +108,7 @@ def make_vec_env(
     max_episode_steps: int | None = None,
     render_mode: str | None = None,
     workers: int = 2,
+    shaping: dict | None = None,
 ) -> VectorEnv:
     """Build `num_envs` copies of `env_id` in NEXT_STEP autoreset mode.
 
@@ -95,7 +116,7 @@ def make_vec_env(
     during training); hitting it is a truncation, so the learner bootstraps through it.
     """
     env_id = resolve_env_id(env_id)
-    fns = [_single_env_fn(env_id, max_episode_steps, render_mode) for _ in range(num_envs)]
+    fns = [_single_env_fn(env_id, max_episode_steps, render_mode, shaping) for _ in range(num_envs)]
     if vectorization == "sync":
         return SyncVectorEnv(fns, autoreset_mode=AutoresetMode.NEXT_STEP)
     if vectorization == "async":

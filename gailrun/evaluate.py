@@ -28,6 +28,7 @@ class EvalResult:
     deterministic: bool
     returns: list[float]
     lengths: list[int]
+    codes: list[int] | None = None  # InfoGAIL: the latent code each episode was played with
 
     @property
     def mean(self) -> float:
@@ -61,6 +62,8 @@ class EvalResult:
 
     def write_json(self, path: Path, extra: dict | None = None) -> Path:
         body = {**self.summary(), **(extra or {}), "returns": self.returns, "lengths": self.lengths}
+        if self.codes is not None:
+            body["codes"] = self.codes
         atomic_write_bytes(path, (json.dumps(body, indent=2) + "\n").encode())
         return path
 
@@ -85,13 +88,19 @@ def evaluate(
     num_envs: int = 10,
     env_id: str | None = None,
     max_episode_steps: int | None = None,
+    code: int | None = None,
 ) -> EvalResult:
-    """Play `episodes` episodes with `policy` on its own env (or `env_id`)."""
+    """Play `episodes` episodes with `policy` on its own env (or `env_id`).
+
+    An InfoGAIL policy plays every episode with latent code `code`, or, when it is None, with a code drawn
+    uniformly per episode (recorded in the result).
+    """
     env_id = resolve_env_id(env_id or policy.env_id)
     info = env_info(env_id)
-    if (info.obs_dim, info.n_actions) != (policy.agent.obs_dim, policy.agent.n_actions):
+    policy_obs_dim = policy.agent.obs_dim - policy.n_codes
+    if (info.obs_dim, info.n_actions) != (policy_obs_dim, policy.agent.n_actions):
         raise CheckpointError(
-            f"the checkpoint is for {policy.env_id} (obs {policy.agent.obs_dim}, actions "
+            f"the checkpoint is for {policy.env_id} (obs {policy_obs_dim}, actions "
             f"{policy.agent.n_actions}); {env_id} has obs {info.obs_dim}, actions {info.n_actions}: "
             "evaluate it on its own env (drop env_id=)"
         )
@@ -101,6 +110,16 @@ def evaluate(
     generator = torch.Generator().manual_seed(seed)
     returns: list[list[float]] = [[] for _ in range(num_envs)]
     lengths: list[list[int]] = [[] for _ in range(num_envs)]
+    played_codes: list[list[int]] = [[] for _ in range(num_envs)]
+    if policy.n_codes:
+        if code is not None and not 0 <= code < policy.n_codes:
+            raise CheckpointError(f"code={code} but the policy has codes 0..{policy.n_codes - 1}")
+        code_rng = np.random.default_rng(seed)
+        policy.codes = (
+            np.full(num_envs, code, dtype=np.int64)
+            if code is not None
+            else code_rng.integers(0, policy.n_codes, num_envs)
+        )
     try:
         obs = seed_vec_env(envs, seed)
         ep_ret = np.zeros(num_envs)
@@ -118,7 +137,11 @@ def evaluate(
                 if done_count[i] < quotas[i]:
                     returns[i].append(float(ep_ret[i]))
                     lengths[i].append(int(ep_len[i]))
+                    if policy.n_codes:
+                        played_codes[i].append(int(policy.codes[i]))  # type: ignore[index]
                     done_count[i] += 1
+                if policy.n_codes and code is None:
+                    policy.codes[i] = code_rng.integers(0, policy.n_codes)  # type: ignore[index]
                 ep_ret[i] = 0.0
                 ep_len[i] = 0
             prev_done = term | trunc
@@ -126,5 +149,6 @@ def evaluate(
         envs.close()
     flat_r = [x for env_r in returns for x in env_r]
     flat_l = [x for env_l in lengths for x in env_l]
+    flat_c = [x for env_c in played_codes for x in env_c] if policy.n_codes else None
     assert len(flat_r) == episodes and all(math.isfinite(x) for x in flat_r)
-    return EvalResult(env_id, episodes, seed, deterministic, flat_r, flat_l)
+    return EvalResult(env_id, episodes, seed, deterministic, flat_r, flat_l, flat_c)

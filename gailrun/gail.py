@@ -84,7 +84,7 @@ def absorbing_mode(value: object) -> str:
 @dataclass(frozen=True)
 class GailSettings:
     reward_form: str = "airl"
-    absorbing: str = "final"
+    absorbing: str = "dac"
     dstep: int = 1
     epochs: int = 1
     lr: float = 0.002

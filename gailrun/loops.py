@@ -14,13 +14,16 @@ from typing import Any
 import numpy as np
 import torch
 from gymnasium.vector import SyncVectorEnv
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from gailrun.bc import BC_METRICS, BCSettings, BehaviourCloning, pretrain
+from gailrun.bc import BC_METRICS, BCRegularizer, BCSettings, BehaviourCloning, pretrain
+from gailrun.codes import LatentCodes
 from gailrun.collector import Collector
 from gailrun.data.expert import ExpertData, load_expert
 from gailrun.envs import EnvInfo, make_vec_env, seed_vec_env
+from gailrun.errors import GailrunError
 from gailrun.gail import GAIL_METRICS, Discriminator, GailRewardHook, GailSettings, absorbing_mode
+from gailrun.infogail import INFO_METRICS, InfoGailRewardHook, Posterior
 from gailrun.loggers import BASE_METRICS
 from gailrun.networks import ActorCritic
 from gailrun.normalize import ObsNormalizer, ReturnScaler
@@ -83,6 +86,7 @@ def ppo_settings(cfg: DictConfig) -> PPOSettings:
         policy_noclip=bool(o.policy_noclip),
         value_clip=bool(o.value_clip),
         grad_clip=bool(o.grad_clip),
+        compile=bool(a.get("compile", False)),
     )
 
 
@@ -114,6 +118,16 @@ def bc_settings(node: Any, epochs: int) -> BCSettings:
     )
 
 
+def n_codes_of(cfg: DictConfig) -> int:
+    """InfoGAIL's number of latent codes (0 for every other algorithm)."""
+    return int(cfg.algo.n_codes) if str(cfg.algo.name) == "infogail" else 0
+
+
+def shaping_of(cfg: DictConfig) -> dict | None:
+    node = cfg.env.get("shaping")
+    return None if node is None or float(node.weight) == 0.0 else dict(OmegaConf.to_container(node))
+
+
 def _window_trackers(cfg: DictConfig) -> list[Tracker]:
     w, m = int(cfg.train.avg_window), int(cfg.train.min_episodes_for_best)
     return [Tracker("charts/avg100_return", "best.pt", "return", w, m)]
@@ -139,12 +153,15 @@ class OnPolicyLoop:
             vectorization=str(cfg.env.vectorization),
             max_episode_steps=cfg.env.get("max_episode_steps"),
             workers=int(cfg.env.workers),
+            shaping=shaping_of(cfg),
         )
         first_obs = seed_vec_env(self.envs, int(cfg.seed))
         resumable = isinstance(self.envs, SyncVectorEnv) or hasattr(self.envs, "replay")
         replay = ReplayLog(self.envs, int(cfg.seed)) if resumable else None
-        self.collector = Collector(self.envs, agent, obs_norm, first_obs, generator, replay)
-        self.rollout = Rollout(int(cfg.algo.num_steps), num_envs, info.obs_dim)
+        n_codes = n_codes_of(cfg)
+        codes = LatentCodes(n_codes, num_envs, np.random.default_rng(int(cfg.seed) + 1)) if n_codes else None
+        self.collector = Collector(self.envs, agent, obs_norm, first_obs, generator, replay, codes)
+        self.rollout = Rollout(int(cfg.algo.num_steps), num_envs, info.obs_dim, info.obs_dim + n_codes)
         self.ppo = PPO(agent, ppo_settings(cfg), generator)
         self.scaler = ReturnScaler(num_envs, float(cfg.algo.gamma), enabled=bool(cfg.ppo_opts.reward_std))
         processing = RewardProcessing(
@@ -162,9 +179,20 @@ class OnPolicyLoop:
             self.pretrain_history = pretrain(
                 agent, obs_norm, expert.transitions, bc_settings(cfg.algo.bc_pretrain, epochs), generator
             )
-        if str(cfg.algo.name) == "gail":
+        if str(cfg.algo.name) in ("gail", "infogail"):
             assert expert is not None, "GAIL needs expert data"
             self.hook = self._build_gail(cfg, info, generator, expert)
+        if float(cfg.algo.get("bc_weight") or 0.0) > 0:
+            assert expert is not None, "the BC regularizer needs expert data"
+            self.ppo.aux_loss = BCRegularizer(
+                agent,
+                obs_norm,
+                expert.transitions,
+                float(cfg.algo.bc_weight),
+                int(cfg.algo.minibatch_size),
+                generator,
+            )
+            self.metric_names.append("losses/bc_regularizer")
         self.iteration = OnPolicyIteration(
             self.collector, self.rollout, self.ppo, self.scaler, processing, self.hook
         )
@@ -186,7 +214,23 @@ class OnPolicyLoop:
         w, m = int(cfg.train.avg_window), int(cfg.train.min_episodes_for_best)
         self.trackers.append(Tracker("gail/avg100_irl_return", "best_irl.pt", "irl_return", w, m))
         rng = np.random.default_rng(int(cfg.seed))
-        return GailRewardHook(disc, settings, expert, int(cfg.env.num_envs), generator, rng)
+        if str(cfg.algo.name) != "infogail":
+            return GailRewardHook(disc, settings, expert, int(cfg.env.num_envs), generator, rng)
+        self.metric_names += [*INFO_METRICS]
+        q = cfg.algo.posterior
+        posterior = Posterior(info.obs_dim, info.n_actions, n_codes_of(cfg), [int(h) for h in q.hidden])
+        return InfoGailRewardHook(
+            disc,
+            settings,
+            expert,
+            int(cfg.env.num_envs),
+            generator,
+            rng,
+            posterior=posterior,
+            info_weight=float(cfg.algo.info_weight),
+            posterior_lr=float(q.lr),
+            posterior_epochs=int(q.epochs),
+        )
 
     @property
     def progress(self) -> int:
@@ -196,14 +240,23 @@ class OnPolicyLoop:
         if self.cfg.algo.anneal_lr:
             self.ppo.set_lr(linear_lr(self.base_lr, self.progress, self.total))
         self.iteration.train_policy = self.ppo.num_updates >= int(self.cfg.algo.warmup_updates)
+        self.ppo.aux_sum = 0.0
         result = self.iteration.step()
         result.metrics["charts/learning_rate"] = self.ppo.optimizer.param_groups[0]["lr"]
+        if self.ppo.aux_loss is not None:
+            minibatches = max(1, result.metrics.get("losses/epochs_run") or 1) * -(
+                -self.rollout.num_valid // self.ppo.s.minibatch_size
+            )
+            result.metrics["losses/bc_regularizer"] = self.ppo.aux_sum / minibatches
         return result
 
     def checkpoint_extra(self) -> dict[str, Any]:
         if self.hook is None:
             return {}
-        return {"discriminator": {k: v.detach().clone() for k, v in self.hook.disc.state_dict().items()}}
+        extra = {"discriminator": {k: v.detach().clone() for k, v in self.hook.disc.state_dict().items()}}
+        if isinstance(self.hook, InfoGailRewardHook):
+            extra["posterior"] = {k: v.detach().clone() for k, v in self.hook.posterior.state_dict().items()}
+        return extra
 
     def state_dict(self) -> dict[str, Any]:
         state = {
@@ -271,12 +324,14 @@ def build_loop(
     cfg: DictConfig, info: EnvInfo, agent: ActorCritic, obs_norm: ObsNormalizer, generator: torch.Generator
 ) -> OnPolicyLoop | BCLoop:
     name = str(cfg.algo.name)
-    if name in ("ppo", "gail"):
-        needs_expert = name == "gail" or int(cfg.algo.bc_pretrain_epochs) > 0
+    if name in ("ppo", "gail", "infogail"):
+        if name == "infogail" and int(cfg.algo.bc_pretrain_epochs) > 0:
+            raise GailrunError("algo=infogail cannot use BC pretraining: the expert data carries no codes")
+        needs_expert = (
+            name != "ppo" or int(cfg.algo.bc_pretrain_epochs) > 0 or float(cfg.algo.get("bc_weight") or 0) > 0
+        )
         expert = load_expert(cfg.expert, info) if needs_expert else None
         return OnPolicyLoop(cfg, info, agent, obs_norm, generator, expert=expert)
     if name == "bc":
         return BCLoop(cfg, agent, obs_norm, generator, load_expert(cfg.expert, info))
-    from gailrun.errors import GailrunError
-
-    raise GailrunError(f"algo.name={name!r} is unknown; use algo=ppo, algo=gail or algo=bc")
+    raise GailrunError(f"algo.name={name!r} is unknown; use algo=ppo, gail, infogail or bc")

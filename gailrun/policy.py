@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from gailrun.checkpoint import load_checkpoint
+from gailrun.codes import with_code
 from gailrun.errors import CheckpointError
 from gailrun.networks import ActorCritic
 from gailrun.normalize import ObsNormalizer
@@ -26,12 +27,17 @@ class Policy:
     env_id: str
     algo: str
     checkpoint: dict[str, Any]
+    n_codes: int = 0  # InfoGAIL: the policy also sees a one-hot latent code
+    codes: np.ndarray | None = None  # the code of each env row, set by whoever plays the episodes
 
     def act(
         self, raw_obs: np.ndarray, deterministic: bool = True, generator: torch.Generator | None = None
     ) -> np.ndarray:
-        obs = torch.from_numpy(self.obs_norm(np.asarray(raw_obs, dtype=np.float32)))
-        action, _ = self.agent.act(obs, deterministic=deterministic, generator=generator)
+        obs = self.obs_norm(np.asarray(raw_obs, dtype=np.float32))
+        if self.n_codes:
+            codes = self.codes if self.codes is not None else np.zeros(len(obs), dtype=np.int64)
+            obs = with_code(obs, codes, self.n_codes)
+        action, _ = self.agent.act(torch.from_numpy(obs), deterministic=deterministic, generator=generator)
         return action.numpy()
 
 
@@ -72,7 +78,8 @@ def policy_from_checkpoint(ckpt: dict[str, Any], source: str = "checkpoint") -> 
         )
         agent.load_state_dict(ckpt["agent"])
         norm_state = tensors_to_numpy(ckpt["obs_norm"])
-        obs_norm = ObsNormalizer(int(ckpt["obs_dim"]), enabled=bool(norm_state["enabled"]))
+        n_codes = int(ckpt.get("n_codes", 0))
+        obs_norm = ObsNormalizer(int(ckpt["obs_dim"]) - n_codes, enabled=bool(norm_state["enabled"]))
         obs_norm.load_state_dict(norm_state)
     except (KeyError, RuntimeError, TypeError, ValueError) as exc:
         raise CheckpointError(
@@ -82,7 +89,12 @@ def policy_from_checkpoint(ckpt: dict[str, Any], source: str = "checkpoint") -> 
     obs_norm.training = False
     agent.eval()
     return Policy(
-        agent=agent, obs_norm=obs_norm, env_id=str(ckpt["env_id"]), algo=str(ckpt["algo"]), checkpoint=ckpt
+        agent=agent,
+        obs_norm=obs_norm,
+        env_id=str(ckpt["env_id"]),
+        algo=str(ckpt["algo"]),
+        checkpoint=ckpt,
+        n_codes=n_codes,
     )
 
 

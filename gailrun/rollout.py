@@ -19,7 +19,10 @@ import torch
 class Rollout:
     num_steps: int
     num_envs: int
-    obs_dim: int
+    obs_dim: int  # of the env's observations (raw_obs)
+    policy_obs_dim: int = (
+        0  # of what the policy sees (obs): obs_dim plus InfoGAIL's one-hot code; 0 = obs_dim
+    )
     obs: np.ndarray = field(init=False)
     raw_obs: np.ndarray = field(init=False)
     actions: np.ndarray = field(init=False)
@@ -32,10 +35,12 @@ class Rollout:
     next_obs: np.ndarray = field(init=False)
     next_raw_obs: np.ndarray = field(init=False)
     next_value: np.ndarray = field(init=False)
+    codes: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         t, n, d = self.num_steps, self.num_envs, self.obs_dim
-        self.obs = np.zeros((t, n, d), np.float32)
+        self.policy_obs_dim = self.policy_obs_dim or d
+        self.obs = np.zeros((t, n, self.policy_obs_dim), np.float32)
         self.raw_obs = np.zeros((t, n, d), np.float32)
         self.actions = np.zeros((t, n), np.int64)
         self.logprobs = np.zeros((t, n), np.float32)
@@ -44,7 +49,8 @@ class Rollout:
         self.terminated = np.zeros((t, n), bool)
         self.truncated = np.zeros((t, n), bool)
         self.valid = np.zeros((t, n), bool)
-        self.next_obs = np.zeros((n, d), np.float32)
+        self.next_obs = np.zeros((n, self.policy_obs_dim), np.float32)
+        self.codes = np.zeros((t, n), np.int64)
         self.next_raw_obs = np.zeros((n, d), np.float32)
         self.next_value = np.zeros(n, np.float32)
 

@@ -27,6 +27,12 @@ class Demos:
 
 
 @dataclass
+class Shaping:
+    target: float = 0.0
+    weight: float = 0.0
+
+
+@dataclass
 class Env:
     id: str = MISSING
     num_envs: int = 8
@@ -35,6 +41,7 @@ class Env:
     max_episode_steps: Optional[int] = None
     solved_return: Optional[float] = None
     demos: Demos = field(default_factory=Demos)
+    shaping: Shaping = field(default_factory=Shaping)  # weight 0: off
 
 
 @dataclass
@@ -75,6 +82,8 @@ class Algo:
     obs_clip: float = 10.0
     bc_pretrain_epochs: int = 0
     warmup_updates: int = 0
+    bc_weight: float = 0.0
+    compile: bool = False
     bc_pretrain: BCPretrain = field(default_factory=BCPretrain)
     # "env": draw the env's default number of expert trajectories; null: all of them (algo=bc).
     expert_n_samples: Any = "env"
@@ -86,6 +95,10 @@ class Algo:
     expert_sampler: Optional[str] = None
     grad_penalty: Optional[float] = None
     d_early_stop: EarlyStop = field(default_factory=EarlyStop)
+    # InfoGAIL (algo=infogail)
+    n_codes: Optional[int] = None
+    info_weight: Optional[float] = None
+    posterior: Optional[Dict[str, Any]] = None
     # BC (algo=bc)
     epochs: Optional[int] = None
     batch_size: Optional[int] = None

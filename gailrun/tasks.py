@@ -116,6 +116,7 @@ def eval_task(cfg: DictConfig) -> float:
             num_envs=int(cfg.num_envs),
             env_id=cfg.get("env_id"),
             max_episode_steps=cfg.get("max_episode_steps"),
+            code=cfg.get("code"),
         )
         out = eval_json_path(ckpt)
         result.write_json(out, {"checkpoint": str(ckpt)})
@@ -167,6 +168,7 @@ def collect_expert_task(cfg: DictConfig) -> None:
             dataset_id=cfg.dataset_id,
             overwrite=bool(cfg.overwrite),
             trusted=bool(cfg.trust_checkpoint),
+            label=None if cfg.get("label") is None else str(cfg.label),
         )
         summary = {f"data/{k}": v for k, v in ds.card.items() if isinstance(v, int | float | str)}
         log_job(cfg.logger, Path(str(ds.path)), OmegaConf.to_container(cfg, resolve=True), "collect", summary)

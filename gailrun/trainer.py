@@ -25,7 +25,7 @@ from gailrun.envs import EnvInfo, env_info
 from gailrun.errors import CheckpointError, DivergenceError
 from gailrun.evaluate import EvalResult, eval_json_path, evaluate
 from gailrun.loggers import MetricLogger
-from gailrun.loops import BCLoop, OnPolicyLoop, build_loop
+from gailrun.loops import BCLoop, OnPolicyLoop, build_loop, n_codes_of
 from gailrun.networks import ActorCritic
 from gailrun.normalize import ObsNormalizer, ReturnScaler
 from gailrun.onpolicy import OnPolicyIteration
@@ -40,7 +40,7 @@ log = logging.getLogger("gailrun")
 
 def build_agent(cfg: DictConfig, info: EnvInfo) -> tuple[ActorCritic, ObsNormalizer]:
     agent = ActorCritic(
-        info.obs_dim,
+        info.obs_dim + n_codes_of(cfg),
         info.n_actions,
         hidden=tuple(int(h) for h in cfg.algo.hidden),
         activation=str(cfg.algo.activation),
@@ -138,6 +138,7 @@ class Trainer:
             **policy_payload(
                 self.agent, self.obs_norm, self.env_id, str(self.cfg.algo.name), network_cfg(self.cfg)
             ),
+            "n_codes": n_codes_of(self.cfg),
             "config": self.resolved,
             "progress": {"steps": step, "unit": self.loop.unit, "updates": update, "episodes": episodes},
             "scores": {t.metric: t.average for t in self.trackers},

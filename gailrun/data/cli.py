@@ -181,3 +181,46 @@ def export(
         f"exported {len(ds.episodes)} episodes ({ds.total_steps} steps) of {ds.env_id} from {src} -> "
         f"{target_format.value} {out}"
     )
+
+
+@data_app.command("merge")
+def merge(
+    out: Annotated[Path, typer.Argument(help="The merged dataset's directory.")],
+    sources: Annotated[list[Path], typer.Argument(help="Datasets of the same env, merged in this order.")],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Merge datasets of one env into one (episodes keep their style labels; the card lists the sources)."""
+    from gailrun.data.collect import build_card
+    from gailrun.data.minari_io import Dataset, read_dataset, write_dataset
+    from gailrun.errors import DataError
+
+    try:
+        parts = [read_dataset(src) for src in sources]
+        env_ids = {p.env_id for p in parts}
+        if len(env_ids) != 1:
+            raise DataError(f"cannot merge datasets of different envs ({', '.join(sorted(env_ids))})")
+        episodes = [ep for p in parts for ep in p.episodes]
+        styles: dict[str, int] = {}
+        for ep in episodes:
+            key = str(ep.attrs.get("style", "none"))
+            styles[key] = styles.get(key, 0) + 1
+        source = {"format": "merge", "sources": [str(s) for s in sources], "algo": "merge"}
+        card = build_card(
+            parts[0].env_id,
+            episodes,
+            episodes,
+            None,
+            0,
+            source,
+            {"styles": styles, "description": f"{len(episodes)} episodes merged from {len(parts)} datasets."},
+        )
+        ds = Dataset(
+            env_id=parts[0].env_id,
+            episodes=episodes,
+            card=card,
+            dataset_id=f"gailrun/{out.name if '-v' in out.name else out.name + '-v0'}",
+        )
+        write_dataset(out, ds, overwrite=overwrite)
+    except GailrunError as exc:
+        _fail(exc)
+    typer.echo(f"wrote {out}: {len(episodes)} episodes, styles {styles}")

@@ -108,12 +108,16 @@ def collect_expert(
     dataset_id: str | None = None,
     overwrite: bool = False,
     trusted: bool = False,
+    label: str | None = None,
 ) -> Dataset:
     policy: Policy = load_policy(ckpt, trusted=trusted)
     gen = torch.Generator().manual_seed(seed)
     played = play_episodes(
         lambda o: policy.act(o, deterministic=deterministic, generator=gen), policy.env_id, episodes, seed
     )
+    if label is not None:
+        for ep in played:
+            ep.attrs["style"] = str(label)
     kept = played if min_score is None else [ep for ep in played if ep.ret >= min_score]
     if not kept:
         best = max(ep.ret for ep in played)

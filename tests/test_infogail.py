@@ -1,0 +1,123 @@
+"""InfoGAIL's parts: per-episode codes the policy sees, the posterior, code-conditioned evaluation, and
+the style-separation measurement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+from gailrun.codes import LatentCodes
+from gailrun.collector import Collector
+from gailrun.infogail import InfoGailRewardHook, Posterior
+from gailrun.networks import ActorCritic
+from gailrun.normalize import ObsNormalizer
+from gailrun.rollout import Rollout
+from gailrun.styles import best_mapping_accuracy, classify
+from tests.helpers import read_json, run_cli
+from tests.test_gail import cartpole_expert, fake_rollout
+
+
+def test_codes_change_only_when_an_episode_starts_and_reach_the_policy():
+    envs = SyncVectorEnv(
+        [lambda: gym.make("GailrunTest/Counter-v0", terminate_at=3, max_episode_steps=10)] * 3,
+        autoreset_mode=AutoresetMode.NEXT_STEP,
+    )
+    obs, _ = envs.reset(seed=0)
+    codes = LatentCodes(4, 3, np.random.default_rng(0))
+    collector = Collector(
+        envs, ActorCritic(2 + 4, 2), ObsNormalizer(2, False), obs, torch.Generator(), codes=codes
+    )
+    r = Rollout(24, 3, 2, 2 + 4)
+    collector.collect(r)
+    envs.close()
+    for i in range(3):
+        episode = np.cumsum(np.concatenate([[0], r.dones[:-1, i]]))  # episode index of every row
+        for e in np.unique(episode):
+            rows = (episode == e) & r.valid[:, i]
+            if rows.any():
+                assert len(set(r.codes[rows, i])) == 1, "one code per episode"
+        assert len(set(r.codes[r.valid[:, i], i])) > 1, "new episodes draw new codes"
+    one_hot = r.obs[..., 2:]
+    np.testing.assert_array_equal(one_hot.argmax(-1)[r.valid], r.codes[r.valid])
+    assert np.all(one_hot.sum(-1) == 1)
+
+
+def test_posterior_recovers_a_code_that_shows_in_the_actions(make_cfg):
+    expert = cartpole_expert(make_cfg)
+    rng = np.random.default_rng(0)
+    n = 2048
+    codes = rng.integers(0, 2, n)
+    r = fake_rollout(rng.normal(size=(n, 4)).astype(np.float32), codes.copy())  # code 1 always pushes right
+    r.codes[:, 0] = codes
+    from gailrun.gail import Discriminator, GailSettings
+
+    hook = InfoGailRewardHook(
+        Discriminator(4, 2, hidden=(32,)),
+        GailSettings(absorbing="none"),
+        expert,
+        1,
+        torch.Generator().manual_seed(0),
+        rng,
+        posterior=Posterior(4, 2, 2, hidden=(32,)),
+        info_weight=0.5,
+        posterior_lr=0.01,
+        posterior_epochs=3,
+    )
+    norm = ObsNormalizer(4, enabled=False)
+    for _ in range(5):
+        q = hook.update_posterior(r, norm)
+    assert q["acc"] > 0.99
+    info = hook.info_rewards(r, norm)
+    # log Q + log K: at most info_weight * log 2 when Q is sure and right, about that here.
+    assert np.all(info <= 0.5 * np.log(2) + 1e-6) and info.mean() > 0.5 * (np.log(0.9) + np.log(2))
+    rewards, metrics = hook(r, norm)
+    assert metrics["infogail/posterior_acc"] > 0.99
+    np.testing.assert_allclose(rewards - hook.rewards(r, norm), hook.info_rewards(r, norm), atol=1e-5)
+
+
+def test_mapping_accuracy_and_classification():
+    assert best_mapping_accuracy([0, 0, 1, 1], ["r", "r", "l", "l"], ["l", "r"])[0] == 1.0
+    acc, mapping = best_mapping_accuracy([0, 0, 1, 1], ["l", "r", "l", "l"], ["l", "r"])
+    assert acc == 0.75 and mapping == {0: "r", 1: "l"}
+    assert best_mapping_accuracy([0, 0, 0, 0], ["l", "l", "r", "r"], ["l", "r"])[0] == 0.5
+    assert classify(np.array([-0.8, 0.1, 0.9]), {"left": -0.9, "right": 0.9}) == ["left", "right", "right"]
+
+
+def test_infogail_cli_train_and_eval_with_a_code(tmp_path: Path):
+    out = run_cli(
+        "train",
+        "algo=infogail",
+        "env=cartpole",
+        "expert=all",
+        "train.total_steps=2048",
+        "env.num_envs=2",
+        "algo.num_steps=128",
+        "final_eval.episodes=4",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert out.returncode == 0, out.stderr
+    ckpt = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert ckpt["n_codes"] == 2 and "posterior" in ckpt
+    assert sorted(read_json(tmp_path / "eval.json")["codes"]) == sorted(
+        read_json(tmp_path / "eval.json")["codes"]
+    )
+    out = run_cli("eval", f"ckpt={tmp_path / 'best.pt'}", "episodes=3", "code=1", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert read_json(tmp_path / "eval.json")["codes"] == [1, 1, 1]
+    out = run_cli("eval", f"ckpt={tmp_path / 'best.pt'}", "episodes=3", "code=5", cwd=tmp_path)
+    assert out.returncode == 1 and "codes 0..1" in out.stderr
+    header = (tmp_path / "metrics.csv").read_text().splitlines()[0]
+    assert "infogail/posterior_acc" in header and "gail/expert_acc" in header
+
+
+def test_infogail_refuses_bc_pretraining(make_cfg, tmp_path):
+    from gailrun.errors import GailrunError
+    from gailrun.trainer import Trainer
+
+    with pytest.raises(GailrunError, match="no codes"):
+        Trainer(make_cfg("algo=infogail", "env=cartpole", "algo.bc_pretrain_epochs=2"), tmp_path).build()
