@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 GAILRUN := $(VENV)/bin/gailrun
 STAMP := $(VENV)/.installed
 RUN_DIR ?= outputs/make-run
-RUN_ARGS ?= train.total_steps=300000
+# The main job: GAIL (disc=same) on the bundled LunarLander expert data, 3 trajectories, a few minutes.
+RUN_ARGS ?= algo=gail disc=same preset=gail_lunarlander train.total_steps=300000
 
 .DEFAULT_GOAL := help
 .PHONY: help setup run test test-full lint format bench experts clean
@@ -24,10 +25,10 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## Create .venv and install gailrun with its test tools
 
-run: setup ## Train PPO on LunarLander-v3 (bundled defaults), then evaluate best.pt over 100 episodes
+run: setup ## GAIL on LunarLander-v3 from the bundled expert data (minutes), then evaluate over 100 episodes
 	rm -rf $(RUN_DIR)
 	$(GAILRUN) train $(RUN_ARGS) hydra.run.dir=$(RUN_DIR)
-	$(GAILRUN) eval ckpt=$(RUN_DIR)/best.pt episodes=100 seed=9999
+	$(GAILRUN) eval ckpt=$(RUN_DIR)/best_irl.pt episodes=100 seed=9999
 
 test: setup ## Run the tests (without the slow ones), including a real CartPole learning check
 	$(PY) -m pytest -m "not slow" -q
