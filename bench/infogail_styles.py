@@ -22,12 +22,18 @@ from gailrun.styles import best_mapping_accuracy, label_centres, play_code, styl
 from gailrun.sweep import find_jobs
 
 
-def measure(run_dir: Path, episodes: int, centres: dict[str, float]) -> dict:
-    policy = load_policy(run_dir / "best.pt")
+def measure(run_dir: Path, episodes: int, centres: dict[str, float], checkpoint: str) -> dict:
+    policy = load_policy(run_dir / checkpoint)
     config = json.loads((run_dir / "summary.json").read_text())
     codes = list(range(policy.n_codes)) if policy.n_codes else [None]
     reports = [play_code(policy, policy.env_id, c, episodes, seed=10_000, centres=centres) for c in codes]
-    out = {"run": str(run_dir), "algo": config["algo"], "seed": config["seed"], "per_code": []}
+    out = {
+        "run": str(run_dir),
+        "algo": config["algo"],
+        "seed": config["seed"],
+        "checkpoint": checkpoint,
+        "per_code": [],
+    }
     for rep in reports:
         out["per_code"].append(
             {
@@ -88,6 +94,12 @@ def main() -> None:
     ap.add_argument("sweep", type=Path)
     ap.add_argument("--episodes", type=int, default=20, help="deterministic episodes per code and run")
     ap.add_argument("--out", type=Path, default=Path("docs/results/infogail_styles"))
+    ap.add_argument(
+        "--checkpoint",
+        default="last.pt",
+        help="which checkpoint of each run (last.pt: the final policy; CartPole saturates the true score, "
+        "and so best.pt, long before the codes separate)",
+    )
     args = ap.parse_args()
     jobs = [j for j in find_jobs(args.sweep) if j.status == "ok"]
     demos = read_dataset(
@@ -98,15 +110,15 @@ def main() -> None:
     demo_stats = {
         lab: style_statistic([e for e in demos.episodes if e.attrs.get("style") == lab]) for lab in centres
     }
-    results = [measure(j.path, args.episodes, centres) for j in jobs]
+    results = [measure(j.path, args.episodes, centres, args.checkpoint) for j in jobs]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     figure(results, demo_stats, args.out.with_suffix(".png"))
     demo_text = ", ".join(f"{k} {v:+.2f} ({len(demo_stats[k])} episodes)" for k, v in centres.items())
     lines = [
         f"Demonstrations' mean cart position: {demo_text}.",
-        f"Each row: {args.episodes} deterministic episodes per code, seed 10000; an episode's style is the",
-        "label whose demonstrations have the nearest mean cart position; accuracy uses the best",
-        "code-to-label mapping.",
+        f"Each row: {args.episodes} deterministic episodes per code of each run's {args.checkpoint},",
+        "seed 10000; an episode's style is the label whose demonstrations have the nearest mean cart",
+        "position; accuracy uses the best code-to-label mapping.",
         "",
         "| algo | seed | code | return | mean cart position | episodes left / right | style accuracy |",
         "| --- | ---: | --- | ---: | ---: | --- | ---: |",

@@ -169,3 +169,25 @@ def test_collect_expert_writes_a_card_that_data_info_reads(tmp_path: Path):
     info = run_cli("data", "info", str(tmp_path / "demos"), "--json")
     assert info.returncode == 0 and json.loads(info.stdout)["hash"] == "ok"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demos", "run"]
+
+
+def test_bundled_datasets_are_what_the_docs_claim():
+    """The bundled LunarLander data: >= 200 episodes played by gailrun's own expert, mean >= 230 after the
+    min_score filter; CartPole: full-length episodes; the styles set: 12 + 12 labelled episodes."""
+    from gailrun.config import ASSETS
+
+    lunar = read_dataset(ASSETS / "datasets" / "gailrun" / "lunarlander-ppo-v0")
+    card = lunar.card
+    assert card["episodes_played"] >= 200 and card["min_score"] == 230
+    assert card["returns_kept"]["mean"] >= 230 and float(lunar.returns.mean()) >= 230
+    assert card["source"]["checkpoint"].endswith("experts/lunarlander-ppo.pt")
+    cartpole = read_dataset(ASSETS / "datasets" / "gailrun" / "cartpole-ppo-v0")
+    assert all(ep.length == 500 for ep in cartpole.episodes) and len(cartpole.episodes) >= 10
+    styles = read_dataset(ASSETS / "datasets" / "gailrun" / "cartpole-styles-v0")
+    labels = [ep.attrs.get("style") for ep in styles.episodes]
+    assert labels.count("left") == 12 and labels.count("right") == 12
+    mean_x = {
+        lab: np.mean([ep.observations[:, 0].mean() for ep in styles.episodes if ep.attrs["style"] == lab])
+        for lab in ("left", "right")
+    }
+    assert mean_x["left"] < -0.5 < 0.5 < mean_x["right"]
