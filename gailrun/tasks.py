@@ -85,8 +85,10 @@ def train_task(cfg: DictConfig) -> float:
     except Exception as exc:  # every failure is recorded in status.json (traceback in the log), then reported
         fail(run_dir, exc, trainer.started)
     metric = summary.get(f"best/{summary['objective']}")
-    if metric is None or not math.isfinite(metric):
-        # A sweeper must never receive NaN (it aborts an Optuna study): a run without a score has failed.
+    if metric is None:  # too few episodes for a best checkpoint: the average of those there are
+        metric = summary.get(f"last/{summary['objective']}")
+    if (metric is None or not math.isfinite(metric)) and is_multirun():
+        # A sweeper must never receive NaN (it aborts an Optuna study): a job without a score has failed.
         fail(run_dir, GailrunError(f"the run produced no finite {summary['objective']}; give it more budget"))
     write_status(run_dir, "ok", metric=metric, summary="summary.json")
     print(f"run directory: {run_dir}")
@@ -96,7 +98,7 @@ def train_task(cfg: DictConfig) -> float:
             f"final evaluation ({fe['checkpoint']}): {fe['mean']:.1f} +- {fe['std']:.1f} over "
             f"{fe['episodes']} episodes, seed {fe['seed']}"
         )
-    return float(metric)
+    return float(metric) if metric is not None else float("nan")
 
 
 def eval_task(cfg: DictConfig) -> float:

@@ -345,6 +345,7 @@ class Trainer:
             finite = math.isfinite(t.best)
             summary[f"best/{t.metric}"] = t.best if finite else None
             summary[f"best/{t.metric}/step"] = t.best_step
+            summary[f"last/{t.metric}"] = t.average  # also with fewer episodes than min_episodes_for_best
         n_eval = int(cfg.final_eval.episodes)
         if n_eval > 0:
             evaluated: dict[str, dict[str, Any]] = {}

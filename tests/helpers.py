@@ -17,24 +17,30 @@ def gailrun_exe() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "gailrun"]
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict | None = None):
-    """`env` values of None remove a variable."""
-    # PYTHONPATH: test-only envs are reachable from the CLI as `tests.toy_envs:<id>`.
-    full_env = {
+def cli_env(env: dict | None = None) -> dict[str, str]:
+    """The environment of every CLI subprocess of the tests; `env` values of None remove a variable.
+
+    PYTHONPATH is this checkout, so the CLI runs the code under test (and test-only envs are reachable as
+    `tests.toy_envs:<id>`), even when another checkout is the one installed in the virtualenv.
+    """
+    full = {
         **os.environ,
         "WANDB_MODE": "offline",
         "WANDB_SILENT": "true",
         "PYTHONPATH": str(REPO),
         **(env or {}),
     }
-    full_env = {k: v for k, v in full_env.items() if v is not None}
+    return {k: v for k, v in full.items() if v is not None}
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict | None = None):
     return subprocess.run(
         [*gailrun_exe(), *args],
         cwd=cwd or REPO,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=full_env,
+        env=cli_env(env),
     )
 
 

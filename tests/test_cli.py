@@ -35,7 +35,7 @@ def test_unknown_key_exits_1_with_hydras_message():
     out = run_cli("train", "algo.no_such_key=3")
     assert out.returncode == 1
     assert "Could not override 'algo.no_such_key'" in out.stderr
-    assert "Key 'no_such_key' is not in struct" in out.stderr
+    assert "Key 'no_such_key' not in 'Algo'" in out.stderr
 
 
 def test_unknown_group_option_exits_1_with_hydras_message():

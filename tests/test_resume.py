@@ -3,7 +3,6 @@ as an uninterrupted run with the same seed (on CPU, same machine)."""
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.helpers import gailrun_exe, run_cli
+from tests.helpers import cli_env, gailrun_exe, run_cli
 
 CASES = {
     # Box2D mid-episode at every checkpoint: the env state must come back by replay.
@@ -52,7 +51,7 @@ def kill_when(args: list[str], run_dir: Path, at_row: int, timeout: float = 120)
         [*gailrun_exe(), *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "WANDB_MODE": "offline"},
+        env=cli_env(),
     )
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
