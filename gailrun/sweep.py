@@ -8,8 +8,6 @@ vary across jobs (the Optuna switch search), a marginal table gives each switch'
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import sys
@@ -223,15 +221,9 @@ def _marginals_md(marg: list[dict[str, Any]]) -> str:
 
 
 def _write_table(stem: Path, table: list[dict[str, Any]], markdown: str) -> None:
-    keys: list[str] = []
-    for e in table:
-        keys += [k for k in e if k not in keys]
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=keys)
-    w.writeheader()
-    for e in table:
-        w.writerow({k: ("" if e.get(k) is None else e.get(k)) for k in keys})
-    stem.with_suffix(".csv").write_text(buf.getvalue())
+    from gailrun.report.document import write_csv
+
+    write_csv(stem.with_suffix(".csv"), table)
     stem.with_suffix(".md").write_text(markdown)
 
 

@@ -90,3 +90,37 @@ def test_gail_solves_cartpole_from_10_expert_episodes(tmp_path: Path):
     expert_r = irl_returns(ckpt["discriminator"], demos, cfg["reward_form"], cfg["absorbing"])
     ignoring_r = irl_returns(ckpt["discriminator"], ignoring, cfg["reward_form"], cfg["absorbing"])
     assert ignoring_r.mean() < expert_r.mean() - 100, (ignoring_r.mean(), expert_r.mean())
+
+
+@pytest.mark.slow
+def test_infogail_separates_the_bundled_styles(tmp_path: Path):
+    """InfoGAIL on the mixed left/right CartPole demonstrations: each code plays one demonstrator's style
+    (>= 90% with the best code-to-label mapping) and keeps the expert's score (>= 475)."""
+    from gailrun.config import ASSETS
+    from gailrun.data.minari_io import read_dataset
+    from gailrun.policy import load_policy
+    from gailrun.styles import best_mapping_accuracy, label_centres, play_code
+
+    data = ASSETS / "datasets" / "gailrun" / "cartpole-styles-v0"
+    out = run_cli(
+        "train",
+        "algo=infogail",
+        "env=cartpole",
+        f"expert.path={data}",
+        "expert=all",
+        "expert.min_score=null",
+        "train.total_steps=300000",
+        "seed=1",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert out.returncode == 0, out.stderr
+    centres = label_centres(read_dataset(data).episodes)
+    policy = load_policy(tmp_path / "last.pt")
+    reports = [
+        play_code(policy, "CartPole-v1", c, 10, seed=10_000, centres=centres) for c in range(policy.n_codes)
+    ]
+    codes = [r.code for r in reports for _ in r.labels]
+    labels = [lab for r in reports for lab in r.labels]
+    accuracy, mapping = best_mapping_accuracy(codes, labels, list(centres))
+    assert accuracy >= 0.9, (accuracy, mapping, [r.stats.mean() for r in reports])
+    assert all(r.returns.mean() >= 475 for r in reports), [r.returns.mean() for r in reports]
