@@ -138,7 +138,10 @@ class Collector:
         if self.codes is not None:
             self.codes.load_state_dict(state["codes"])
         if self.replay is None or "replay" not in state:
-            raise CheckpointError("the checkpoint has no environment replay log; it cannot be resumed")
+            raise CheckpointError(
+                "the checkpoint has no environment replay log (runs with env.backend=envpool or "
+                "env.vectorization=async cannot be resumed); pass resume=null to start over"
+            )
         replayed = self.replay.restore(state["replay"], self.prev_done).astype(np.float32)
         if not np.array_equal(replayed, self.raw_obs):
             raise CheckpointError(

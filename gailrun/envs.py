@@ -109,13 +109,25 @@ def make_vec_env(
     render_mode: str | None = None,
     workers: int = 2,
     shaping: dict | None = None,
+    backend: str = "gymnasium",
 ) -> VectorEnv:
     """Build `num_envs` copies of `env_id` in NEXT_STEP autoreset mode.
 
     `max_episode_steps` overrides the registered time limit (the original study cut LunarLander at 300 steps
-    during training); hitting it is a truncation, so the learner bootstraps through it.
+    during training); hitting it is a truncation, so the learner bootstraps through it. `backend=envpool`
+    steps EnvPool's C++ ports in `workers` native threads instead (`vectorization` does not apply).
     """
     env_id = resolve_env_id(env_id)
+    if backend == "envpool":
+        if shaping:
+            raise GailrunError("env.shaping needs env.backend=gymnasium (envpool envs cannot be wrapped)")
+        from gailrun.envpool_backend import EnvPoolVectorEnv
+
+        return EnvPoolVectorEnv(
+            env_id, num_envs, max_episode_steps=max_episode_steps, num_threads=min(workers, num_envs)
+        )
+    if backend != "gymnasium":
+        raise GailrunError(f"env.backend must be 'gymnasium' or 'envpool', got {backend!r}")
     fns = [_single_env_fn(env_id, max_episode_steps, render_mode, shaping) for _ in range(num_envs)]
     if vectorization == "sync":
         return SyncVectorEnv(fns, autoreset_mode=AutoresetMode.NEXT_STEP)

@@ -154,6 +154,7 @@ class OnPolicyLoop:
             max_episode_steps=cfg.env.get("max_episode_steps"),
             workers=int(cfg.env.workers),
             shaping=shaping_of(cfg),
+            backend=str(cfg.env.backend),
         )
         first_obs = seed_vec_env(self.envs, int(cfg.seed))
         resumable = isinstance(self.envs, SyncVectorEnv) or hasattr(self.envs, "replay")

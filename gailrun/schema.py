@@ -36,6 +36,7 @@ class Shaping:
 class Env:
     id: str = MISSING
     num_envs: int = 8
+    backend: str = "gymnasium"
     vectorization: str = "sync"
     workers: int = 2
     max_episode_steps: Optional[int] = None
