@@ -67,7 +67,10 @@ class BehaviourCloning:
             logits = self.agent.logits(self.train_obs[idx])
             loss = F.cross_entropy(logits, self.train_act[idx])
             if not torch.isfinite(loss):
-                raise DivergenceError(f"non-finite BC loss in epoch {self.epochs_done + 1}; lower algo.bc.lr")
+                raise DivergenceError(
+                    f"non-finite BC loss in epoch {self.epochs_done + 1}; lower the BC learning rate "
+                    "(algo.lr for algo=bc, algo.bc_pretrain.lr for pretraining)"
+                )
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()

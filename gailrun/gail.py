@@ -52,8 +52,8 @@ GAIL_METRICS = (
     "gail/grad_penalty",
     "gail/d_frozen",
     "gail/reward_mean",
-    "gail/irl_return",
-    "gail/avg100_irl_return",
+    "gail/irl_score",
+    "gail/avg100_irl_score",
 )
 
 
@@ -312,7 +312,7 @@ class GailRewardHook:
             "gail/grad_penalty": stats["gp"],
             "gail/d_frozen": float(self.frozen),
             "gail/reward_mean": float(rewards[r.valid].mean()) if r.valid.any() else math.nan,
-            "gail/irl_return": float(np.mean(self.last_irl_returns)) if self.last_irl_returns else None,
+            "gail/irl_score": float(np.mean(self.last_irl_returns)) if self.last_irl_returns else None,
         }
 
     def state_dict(self) -> dict[str, Any]:

@@ -213,7 +213,7 @@ class OnPolicyLoop:
         )
         self.metric_names += [*GAIL_METRICS]
         w, m = int(cfg.train.avg_window), int(cfg.train.min_episodes_for_best)
-        self.trackers.append(Tracker("gail/avg100_irl_return", "best_irl.pt", "irl_return", w, m))
+        self.trackers.append(Tracker("gail/avg100_irl_score", "best_irl.pt", "irl_return", w, m))
         rng = np.random.default_rng(int(cfg.seed))
         if str(cfg.algo.name) != "infogail":
             return GailRewardHook(disc, settings, expert, int(cfg.env.num_envs), generator, rng)

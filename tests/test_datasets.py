@@ -191,3 +191,24 @@ def test_bundled_datasets_are_what_the_docs_claim():
         for lab in ("left", "right")
     }
     assert mean_x["left"] < -0.5 < 0.5 < mean_x["right"]
+    # Provenance survives the merge: each half names the expert checkpoint that played it.
+    origins = [sub["source"]["checkpoint"] for sub in styles.card["source"]["source_cards"]]
+    assert origins == ["gailrun/assets/experts/cartpole-left.pt", "gailrun/assets/experts/cartpole-right.pt"]
+
+
+def test_data_merge_keeps_labels_and_source_cards(tmp_path: Path):
+    for name, seed in (("a", 0), ("b", 1)):
+        eps = random_episodes(3, seed=seed)
+        for ep in eps:
+            ep.attrs["style"] = name
+        write_dataset(tmp_path / name, Dataset("CartPole-v1", eps, card={"note": name}))
+    out = run_cli("data", "merge", str(tmp_path / "ab"), str(tmp_path / "a"), str(tmp_path / "b"))
+    assert out.returncode == 0, out.stderr
+    merged = read_dataset(tmp_path / "ab")
+    assert [ep.attrs["style"] for ep in merged.episodes] == ["a"] * 3 + ["b"] * 3
+    assert merged.card["styles"] == {"a": 3, "b": 3}
+    assert [c["note"] for c in merged.card["source"]["source_cards"]] == ["a", "b"]
+    info = run_cli("data", "info", str(tmp_path / "ab"))
+    assert info.returncode == 0 and "styles       {'a': 3, 'b': 3}" in info.stdout
+    refused = run_cli("data", "merge", str(tmp_path / "ab"), str(tmp_path / "a"))
+    assert refused.returncode == 1 and "--overwrite" in refused.stderr

@@ -78,7 +78,7 @@ def test_gail_solves_cartpole_from_10_expert_episodes(tmp_path: Path):
         "gail/expert_acc",
         "gail/learner_acc",
         "gail/loss",
-        "gail/irl_return",
+        "gail/irl_score",
         "charts/episodic_return",
     ):
         assert metric in header

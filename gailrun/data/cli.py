@@ -73,16 +73,22 @@ def info(
         for key in ("checkpoint", "algo", "format", "original"):
             if key in src:
                 typer.echo(f"{'source.' + key:<12} {src[key]}")
+        for path, sub in zip(src.get("sources", []), src.get("source_cards", []), strict=False):
+            origin = (sub.get("source") or {}).get("checkpoint", "?")
+            typer.echo(f"merged from  {path}: {sub.get('episodes_kept', '?')} episodes of {origin}")
+        if card.get("styles"):
+            typer.echo(f"styles       {card['styles']}")
         if card.get("seed") is not None:
             typer.echo(f"seed         {card['seed']}")
         hist = r["histogram"]
-        typer.echo(
-            "histogram    "
-            + " ".join(
-                f"[{lo:.0f},{hi:.0f}):{c}"
-                for lo, hi, c in zip(hist["edges"][:-1], hist["edges"][1:], hist["counts"], strict=True)
+        if r["max"] > r["min"]:
+            typer.echo(
+                "histogram    "
+                + " ".join(
+                    f"[{lo:.0f},{hi:.0f}):{c}"
+                    for lo, hi, c in zip(hist["edges"][:-1], hist["edges"][1:], hist["counts"], strict=True)
+                )
             )
-        )
         typer.echo(f"content hash {actual[:16]}... {hash_state}")
     if hash_state == "MISMATCH":
         raise typer.Exit(1)
@@ -195,6 +201,8 @@ def merge(
     from gailrun.errors import DataError
 
     try:
+        if out.exists() and not overwrite:
+            raise DataError(f"{out} already exists; pass --overwrite or choose another OUT")
         parts = [read_dataset(src) for src in sources]
         env_ids = {p.env_id for p in parts}
         if len(env_ids) != 1:
@@ -204,7 +212,13 @@ def merge(
         for ep in episodes:
             key = str(ep.attrs.get("style", "none"))
             styles[key] = styles.get(key, 0) + 1
-        source = {"format": "merge", "sources": [str(s) for s in sources], "algo": "merge"}
+        # Each part's own card (checkpoint, seed, filter, hash) travels with the merge: provenance survives.
+        source = {
+            "format": "merge",
+            "algo": "merge",
+            "sources": [str(s) for s in sources],
+            "source_cards": [p.card for p in parts],
+        }
         card = build_card(
             parts[0].env_id,
             episodes,

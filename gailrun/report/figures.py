@@ -156,7 +156,7 @@ def gail_curves(study: Study, out: Path, colour: dict[str, tuple]) -> Figure | N
     if not study.runs:
         return None
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    plot_metric(axes[0], study, "gail/avg100_irl_return", colour)
+    plot_metric(axes[0], study, "gail/avg100_irl_score", colour)
     axes[0].set(title="irl_score", xlabel="environment steps", ylabel="discriminator return (last 100 ep.)")
     plot_metric(axes[1], study, "charts/avg100_return", colour, legend=False)
     axes[1].set(title="True score", xlabel="environment steps", ylabel="env return (last 100 episodes)")
@@ -169,7 +169,7 @@ def gail_curves(study: Study, out: Path, colour: dict[str, tuple]) -> Figure | N
     axes[2].legend(styles, ["on expert pairs", "on learner pairs"], loc="lower right", fontsize="small")
     _figure_legend(fig, [axes[0]])
     caption = (
-        "GAIL runs only. irl_score: `gail/avg100_irl_return`, the episode sum of the discriminator's reward "
+        "GAIL runs only. irl_score: `gail/avg100_irl_score`, the episode sum of the discriminator's reward "
         "averaged over the last 100 episodes (what `best_irl.pt` is chosen by); true score: "
         "`charts/avg100_return`, the environment's return, never used for learning; discriminator "
         "accuracy on the expert batch (`gail/expert_acc`, solid) and on the learner's rollout "
