@@ -159,6 +159,7 @@ class TrainLoop:
     min_episodes_for_best: int = 10
     save_every: int = 10
     checkpoint_every: int = 10
+    checkpoint_every_steps: Optional[int] = None
     keep_checkpoints: int = 3
     progress: bool = True
 

@@ -243,11 +243,13 @@ class Trainer:
             self._log_pretraining(logger)
         t0 = time.perf_counter() - elapsed0
         every = int(cfg.train.checkpoint_every)
+        every_steps = int(cfg.train.get("checkpoint_every_steps") or 0)
         self.started = True
         stop_reason = "budget"
         failed = True
         try:
             while loop.progress < loop.total:
+                before = loop.progress
                 try:
                     result = loop.step()
                 except DivergenceError as exc:
@@ -276,7 +278,8 @@ class Trainer:
                         save_checkpoint(run_dir / tracker.filename, self.payload(step, update, n_episodes))
                 if update % int(cfg.train.save_every) == 0:
                     save_checkpoint(run_dir / "last.pt", self.payload(step, update, n_episodes))
-                if every > 0 and update % every == 0:
+                crossed = every_steps > 0 and step // every_steps > before // every_steps
+                if (every > 0 and update % every == 0) or crossed:
                     self.save_state(step, update, n_episodes, time.perf_counter() - t0)
                 head = self.trackers[0]
                 progress.update(
@@ -296,7 +299,7 @@ class Trainer:
                     break
             step = loop.progress
             save_checkpoint(run_dir / "last.pt", self.payload(step, update, n_episodes))
-            if every > 0:
+            if every > 0 or every_steps > 0:
                 self.save_state(step, update, n_episodes, time.perf_counter() - t0)
             failed = False
         finally:

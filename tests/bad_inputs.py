@@ -35,6 +35,8 @@ class Case:
     message: str  # a fragment of the one-line error
     setup: Callable[[Path], None] = lambda d: None
     one_line: bool = True  # Hydra's own messages span several lines and are passed through unchanged
+    file_size_limit: int | None = None  # RLIMIT_FSIZE of the command: writes past it fail as on a full disk
+    may_change: tuple[str, ...] = ()  # files the failed command may rewrite (its status.json)
 
 
 def _copy_ckpt(d: Path, mangle: Callable[[bytes], bytes]) -> None:
@@ -211,6 +213,15 @@ CASES: list[Case] = [
         setup=lambda d: (d / "buffer.pkl").write_bytes(b"\x80\x04N."),
     ),
     Case(
+        "disk-full",
+        "the disk fills while a resumed run writes its checkpoint (a 20 kB file-size limit on the process)",
+        lambda d: ["train", *TINY, "train.checkpoint_every=1", "resume=auto", f"hydra.run.dir={d / 'run'}"],
+        "the previous file there is unchanged",
+        setup=_trained_run,
+        file_size_limit=20_000,
+        may_change=("run/status.json",),
+    ),
+    Case(
         "diverged",
         "a run whose observations become NaN (a test env that breaks after 300 steps)",
         lambda d: [
@@ -241,9 +252,10 @@ def markdown() -> str:
     lines += [f"| `{c.name}` | {c.what} | `{c.message}` |" for c in CASES]
     lines += [
         "",
-        "Also tested elsewhere: disk full while writing a checkpoint leaves the previous one intact",
-        "(`tests/test_checkpoint.py`), a corrupt newest full-state checkpoint is skipped by `resume=auto`",
-        "(`tests/test_resume.py`), malformed datasets in every import format (`tests/test_convert.py`).",
+        "Also tested elsewhere: a failed write (full disk) leaves no temp file and the previous checkpoint",
+        "intact (`tests/test_checkpoint.py`), a corrupt newest full-state checkpoint is skipped by",
+        "`resume=auto` (`tests/test_resume.py`), malformed datasets in every import format",
+        "(`tests/test_convert.py`).",
     ]
     return "\n".join(lines) + "\n"
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
+import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,7 +36,23 @@ def cli_env(env: dict | None = None) -> dict[str, str]:
     return {k: v for k, v in full.items() if v is not None}
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict | None = None):
+def _limit_file_size(limit: int) -> Callable[[], None]:
+    """A preexec hook: the child's files may not grow past `limit` bytes (writes fail, as on a full disk)."""
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write instead of killing the process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def run_cli(
+    *args: str,
+    cwd: Path | None = None,
+    timeout: float = 600,
+    env: dict | None = None,
+    file_size_limit: int | None = None,
+):
     return subprocess.run(
         [*gailrun_exe(), *args],
         cwd=cwd or REPO,
@@ -41,6 +60,7 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict
         text=True,
         timeout=timeout,
         env=cli_env(env),
+        preexec_fn=_limit_file_size(file_size_limit) if file_size_limit else None,
     )
 
 

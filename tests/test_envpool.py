@@ -88,14 +88,18 @@ def test_envpool_cartpole_dynamics_match_gymnasium_step_for_step():
     envs.close()
 
 
-def test_envpool_reset_with_a_seed_is_reproducible():
+def test_envpool_reset_with_a_seed_is_reproducible_for_any_thread_count():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         a = _rollout(make_vec_env("LunarLander-v3", 3, backend="envpool"), steps=200, seed=7)
         b = _rollout(make_vec_env("LunarLander-v3", 3, backend="envpool"), steps=200, seed=7)
         c = _rollout(make_vec_env("LunarLander-v3", 3, backend="envpool"), steps=200, seed=8)
+        one_thread = _rollout(
+            make_vec_env("LunarLander-v3", 3, backend="envpool", workers=1), steps=200, seed=7
+        )
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
+        np.testing.assert_array_equal(a[key], one_thread[key])
     assert not np.array_equal(a["obs"], c["obs"])
 
 

@@ -125,3 +125,24 @@ def test_resume_skips_a_corrupt_newest_checkpoint(tmp_path: Path):
     assert out.returncode == 0, out.stderr
     assert f"skipping {states[-1].name}" in out.stdout + out.stderr
     assert (tmp_path / "metrics.csv").read_bytes() == reference
+
+
+def test_checkpoint_every_steps_counts_env_steps(tmp_path: Path):
+    """checkpoint_every_steps=256: a state at the first update past each multiple of 256 env steps (reset
+    rows of the 128-row rollouts are not env steps, so that is about every second update)."""
+    out = run_cli(
+        "train",
+        "env=cartpole",
+        "env.num_envs=2",
+        "algo.num_steps=64",
+        "train.total_steps=1024",
+        "final_eval.episodes=0",
+        "train.checkpoint_every=0",
+        "train.checkpoint_every_steps=256",
+        "train.keep_checkpoints=10",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert out.returncode == 0, out.stderr
+    states = sorted((tmp_path / "checkpoints").glob("state-*.pt"))
+    steps = [torch.load(p, weights_only=True)["counters"]["step"] for p in states]
+    assert [s // 256 for s in steps] == [1, 2, 3, 4]
