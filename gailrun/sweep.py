@@ -35,6 +35,8 @@ class Job:
     final: float | None = None  # final evaluation mean of best.pt
     final_irl: float | None = None  # GAIL: final evaluation mean of best_irl.pt
     objective: float | None = None  # what the job returned to the sweeper
+    evals: dict[str, dict] = field(default_factory=dict)  # checkpoint name -> its final evaluation
+    run: dict[str, Any] = field(default_factory=dict)  # env_id, env_steps, wall_time_s of summary.json
 
     def config(self, common: set[str]) -> str:
         """The overrides that tell this configuration apart: not the seed, not what every job shares."""
@@ -55,6 +57,10 @@ def read_job(path: Path) -> Job:
         evals = summary.get("evaluations") or {}
         job.final = (summary.get("final_eval") or {}).get("mean")
         job.final_irl = (evals.get("best_irl.pt") or {}).get("mean")
+        job.evals = {k: v for k, v in evals.items() if isinstance(v, dict)} or (
+            {"best.pt": summary["final_eval"]} if summary.get("final_eval") else {}
+        )
+        job.run = {k: summary.get(k) for k in ("env_id", "env_steps", "epochs", "wall_time_s")}
         if job.seed is None:
             job.seed = summary.get("seed")
     return job
@@ -199,7 +205,35 @@ def _summary_md(table: list[dict[str, Any]], jobs: list[Job], failed: list[Job],
     if failed:
         lines += ["", "Failed jobs:", ""]
         lines += [f"- `{j.path.name}` (`{' '.join(j.overrides)}`): {j.error}" for j in failed]
+    lines += _jobs_md(jobs, common=set.intersection(*(set(j.overrides) for j in jobs)) if jobs else set())
     return "\n".join(lines) + "\n"
+
+
+def _jobs_md(jobs: list[Job], common: set[str]) -> list[str]:
+    """Every job's own claim: env, steps, seed, wall time, and each evaluated checkpoint's mean +- std."""
+    lines = [
+        "",
+        "Every job: each final evaluation as mean +- std over its episodes (deterministic, seed 9999).",
+        "",
+        "| job | configuration | seed | env | env steps | wall time (s) | evaluations |",
+        "| --- | --- | ---: | --- | ---: | ---: | --- |",
+    ]
+    for j in jobs:
+        if j.status != "ok":
+            lines.append(f"| `{j.path.name}` | `{j.config(common)}` | {j.seed} | | | | {j.status} |")
+            continue
+        evals = "; ".join(
+            f"{name} {e['mean']:.1f} +- {e['std']:.1f} ({e.get('episodes', '?')} ep.)"
+            for name, e in j.evals.items()
+            if e.get("mean") is not None
+        )
+        steps = j.run.get("env_steps") or j.run.get("epochs")
+        wall = j.run.get("wall_time_s")
+        lines.append(
+            f"| `{j.path.name}` | `{j.config(common)}` | {j.seed} | {j.run.get('env_id')} | {steps} | "
+            f"{_fmt(float(wall)) if wall is not None else 'n/a'} | {evals} |"
+        )
+    return lines
 
 
 def _marginals_md(marg: list[dict[str, Any]]) -> str:

@@ -34,6 +34,9 @@ def test_a_failing_job_does_not_stop_the_others(tmp_path: Path):
     assert (tmp_path / "0" / "best.pt").exists() and (tmp_path / "0" / "eval.json").exists()
     summary = (tmp_path / "summary.md").read_text()
     assert "2 jobs, 1 failed" in summary and "NoSuchEnv-v0" in summary
+    # Every job's own claim: env, steps, wall time and the evaluated checkpoints.
+    job0 = next(line for line in summary.splitlines() if line.startswith("| `0` |"))
+    assert "CartPole-v1" in job0 and "best.pt" in job0 and "+-" in job0
 
 
 def test_optuna_switch_search_runs_end_to_end(tmp_path: Path):
