@@ -20,10 +20,21 @@ class Progress:
             else None
         )
         self.log_every_s = log_every_s
-        self._last_log = time.perf_counter()
+        self._start = self._last_log = time.perf_counter()
+        self._first = None  # the first step shown: a resumed run's rate counts only what it did itself
         self._shown = 0
 
+    def eta(self, steps: int) -> str:
+        """Remaining time at the rate since the first update, as h:mm:ss."""
+        if self._first is None or steps <= self._first:
+            return "?"
+        rate = (steps - self._first) / max(time.perf_counter() - self._start, 1e-9)
+        left = int(max(self.total - steps, 0) / rate)
+        return f"{left // 3600}:{left % 3600 // 60:02d}:{left % 60:02d}"
+
     def update(self, steps: int, info: dict[str, float | int | None]) -> None:
+        if self._first is None:
+            self._first, self._start = steps, time.perf_counter()
         text = {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in info.items() if v is not None}
         if self.bar is not None:
             self.bar.update(steps - self._shown)
@@ -32,10 +43,11 @@ class Progress:
             self._last_log = time.perf_counter()
             pct = 100.0 * steps / max(1, self.total)
             log.info(
-                "step %d/%d (%.0f%%) %s",
+                "step %d/%d (%.0f%%) eta %s %s",
                 steps,
                 self.total,
                 pct,
+                self.eta(steps),
                 " ".join(f"{k}={v}" for k, v in text.items()),
             )
         self._shown = steps

@@ -71,3 +71,19 @@ def test_wandb_groups_a_sweep_and_names_runs_by_overrides(tmp_path: Path):
         data = next((tmp_path / "mysweep" / job / "wandb").glob("offline-run-*/run-*.wandb")).read_bytes()
         assert b"mysweep" in data, "the sweep's name is the W&B group"
         assert f"seed={int(job) + 1}".encode() in data, "the overrides name the run"
+
+
+def test_progress_lines_without_a_terminal_carry_an_eta(caplog):
+    """Sweeps and CI have no terminal: the periodic log line says steps, percent, ETA and the metrics."""
+    import logging
+    import time
+
+    from gailrun.progress import Progress
+
+    progress = Progress(1000, "test", enabled=False, log_every_s=0.0)
+    with caplog.at_level(logging.INFO, logger="gailrun"):
+        progress.update(100, {"steps/s": 10.0})
+        time.sleep(0.05)
+        progress.update(200, {"steps/s": 10.0, "avg100_return": None})
+    last = caplog.records[-1].getMessage()
+    assert last.startswith("step 200/1000 (20%) eta 0:00:") and "steps/s=10" in last
