@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import EngFormatter, MaxNLocator
 
 from gailrun.report.document import Figure
 from gailrun.report.load import Run, Study
@@ -75,6 +75,8 @@ def plot_metric(
         ax.plot(agg["x"], agg["mean"], color=colour[label], lw=1.6, ls=linestyle, label=name)
         ax.fill_between(agg["x"], agg["low"], agg["high"], color=colour[label], alpha=0.2, lw=0)
         drawn = True
+    if x_of is by_steps:
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 200k, 1M: long step counts never collide
     ax.grid(alpha=0.3)
     return drawn
 

@@ -21,6 +21,9 @@ import yaml
 from gailrun.errors import GailrunError
 from gailrun.sweep import Job, find_jobs
 
+# Metric names of gailrun 0.1 runs written before a rename, read under their current names.
+RENAMED = {"gail/irl_return": "gail/irl_score", "gail/avg100_irl_return": "gail/avg100_irl_score"}
+
 
 @dataclass
 class Run:
@@ -166,6 +169,7 @@ def load_study(dirs: list[Path]) -> Study:
             not_ok.append((job, label))
             continue
         metrics = read_csv_columns(job.path / "metrics.csv")
+        metrics = {RENAMED.get(k, k): v for k, v in metrics.items()}
         elapsed = join_elapsed(metrics, read_csv_columns(job.path / "timing.csv"))
         runs.append(Run(job, label, d, config, metrics, elapsed, read_eval_returns(job.path)))
         if label not in labels:
