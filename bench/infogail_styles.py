@@ -5,7 +5,7 @@ each latent code (InfoGAIL) or without (GAIL) and measures each episode's style 
 position). Reports, per run: the accuracy of the best code -> hidden-label mapping, the task score per
 code, and the demonstrators' own statistics; writes a table and a histogram figure.
 
-    python bench/infogail_styles.py SWEEP_DIR [--episodes 20] [--out docs/results/infogail_styles]
+    python bench/infogail_styles.py SWEEP_DIR [--episodes 20] [--out docs/results/infogail_styles/NAME]
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 
 from gailrun.data.minari_io import read_dataset
 from gailrun.policy import load_policy
-from gailrun.styles import best_mapping_accuracy, label_centres, play_code, style_statistic
+from gailrun.styles import BETWEEN, best_mapping_accuracy, label_centres, play_code, style_statistic
 from gailrun.sweep import find_jobs
 
 
@@ -42,7 +42,7 @@ def measure(run_dir: Path, episodes: int, centres: dict[str, float], checkpoint:
                 "return_std": float(rep.returns.std()),
                 "style_mean": float(rep.stats.mean()),
                 "style_std": float(rep.stats.std()),
-                "labels": {lab: rep.labels.count(lab) for lab in centres},
+                "labels": {lab: rep.labels.count(lab) for lab in [*centres, BETWEEN]},
                 "stats": rep.stats.tolist(),
             }
         )
@@ -55,37 +55,43 @@ def measure(run_dir: Path, episodes: int, centres: dict[str, float], checkpoint:
 
 
 def figure(results: list[dict], demo_stats: dict[str, np.ndarray], path: Path) -> None:
+    """One panel per run (codes map to styles differently in every run): demonstrators' histograms shaded,
+    each code's episodes (or GAIL's) as outlines."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 4.2))
-    bins = np.linspace(-1.6, 1.6, 49)
-    for label, stats in demo_stats.items():
-        ax.hist(stats, bins=bins, alpha=0.35, label=f"demonstrations: {label}", histtype="stepfilled")
-    gail = np.concatenate(
-        [pc["stats"] for r in results if r["algo"] == "gail" for pc in r["per_code"]] or [[]]
+    runs = sorted(results, key=lambda r: (r["algo"], r["seed"]))
+    algos = sorted({r["algo"] for r in runs})
+    cols = max(sum(r["algo"] == a for r in runs) for a in algos)
+    fig, axes = plt.subplots(
+        len(algos), cols, figsize=(3.6 * cols, 2.8 * len(algos)), squeeze=False, sharex=True
     )
-    if gail.size:
-        ax.hist(gail, bins=bins, histtype="step", linewidth=2, color="black", label="GAIL (all seeds)")
-    for code in sorted({pc["code"] for r in results if r["algo"] == "infogail" for pc in r["per_code"]}):
-        stats = np.concatenate(
-            [
-                pc["stats"]
-                for r in results
-                if r["algo"] == "infogail"
-                for pc in r["per_code"]
-                if pc["code"] == code
-            ]
-        )
-        ax.hist(stats, bins=bins, histtype="step", linewidth=2, linestyle="--", label=f"InfoGAIL code {code}")
-    ax.set_xlabel("episode's mean cart position (style statistic)")
-    ax.set_ylabel("episodes")
-    ax.set_title("Styles: demonstrators, GAIL and each InfoGAIL code (CartPole-v1)")
-    ax.legend(fontsize=8)
+    bins = np.linspace(-1.6, 1.6, 49)
+    for row, algo in enumerate(algos):
+        mine = [r for r in runs if r["algo"] == algo]
+        for col in range(cols):
+            ax = axes[row][col]
+            if col >= len(mine):
+                ax.axis("off")
+                continue
+            r = mine[col]
+            for label, stats in demo_stats.items():
+                ax.hist(stats, bins=bins, alpha=0.3, histtype="stepfilled", label=f"demos: {label}")
+            for pc in r["per_code"]:
+                name = "GAIL" if pc["code"] is None else f"code {pc['code']}"
+                ax.hist(pc["stats"], bins=bins, histtype="step", linewidth=2, label=name)
+            acc = f", accuracy {100 * r['accuracy']:.0f}%" if "accuracy" in r else ""
+            ax.set_title(f"{algo}, seed {r['seed']}{acc}", fontsize=9)
+            ax.legend(fontsize=6, loc="upper center")
+            if row == len(algos) - 1:
+                ax.set_xlabel("episode's mean cart position")
+            if col == 0:
+                ax.set_ylabel("episodes")
+    fig.suptitle("Style of each episode: demonstrators vs each code (InfoGAIL) or GAIL, CartPole-v1")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
@@ -93,7 +99,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("sweep", type=Path)
     ap.add_argument("--episodes", type=int, default=20, help="deterministic episodes per code and run")
-    ap.add_argument("--out", type=Path, default=Path("docs/results/infogail_styles"))
+    ap.add_argument("--out", type=Path, default=Path("docs/results/infogail_styles/styles"))
     ap.add_argument(
         "--checkpoint",
         default="last.pt",
@@ -107,25 +113,31 @@ def main() -> None:
         or _expert_path(jobs[0].path)
     )
     centres = label_centres(demos.episodes)
+    centres_list = list(centres)
     demo_stats = {
         lab: style_statistic([e for e in demos.episodes if e.attrs.get("style") == lab]) for lab in centres
     }
     results = [measure(j.path, args.episodes, centres, args.checkpoint) for j in jobs]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     figure(results, demo_stats, args.out.with_suffix(".png"))
+    labels = (
+        [centres_list[0], BETWEEN, *centres_list[1:]] if len(centres_list) == 2 else [*centres_list, BETWEEN]
+    )
     demo_text = ", ".join(f"{k} {v:+.2f} ({len(demo_stats[k])} episodes)" for k, v in centres.items())
     lines = [
         f"Demonstrations' mean cart position: {demo_text}.",
         f"Each row: {args.episodes} deterministic episodes per code of each run's {args.checkpoint},",
-        "seed 10000; an episode's style is the label whose demonstrations have the nearest mean cart",
-        "position; accuracy uses the best code-to-label mapping.",
+        "seed 10000. An episode has a demonstrator's style when its mean cart position is nearer that",
+        "demonstrator's mean than the average of both (else it is *between*, never a match); accuracy uses",
+        "the best code-to-label mapping.",
         "",
-        "| algo | seed | code | return | mean cart position | episodes left / right | style accuracy |",
+        f"| algo | seed | code | return | mean cart position | episodes {' / '.join(labels)} "
+        "| style accuracy |",
         "| --- | ---: | --- | ---: | ---: | --- | ---: |",
     ]
     for r in sorted(results, key=lambda r: (r["algo"], r["seed"])):
         for pc in r["per_code"]:
-            counts = " / ".join(str(pc["labels"].get(lab, 0)) for lab in centres)
+            counts = " / ".join(str(pc["labels"].get(lab, 0)) for lab in labels)
             acc = f"{100 * r['accuracy']:.0f}%" if "accuracy" in r else "n/a"
             code = "-" if pc["code"] is None else f"{pc['code']} -> {r['mapping'].get(str(pc['code']))}"
             lines.append(

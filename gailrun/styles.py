@@ -1,8 +1,10 @@
 """How well a policy's latent codes separate the styles hidden in mixed demonstrations (InfoGAIL study).
 
 The style statistic of an episode is the mean of one observation component (CartPole: obs[0], the cart
-position); an episode's style is the label whose demonstrations have the nearest mean statistic. Codes are
-mapped to labels by the best assignment (permutation), as in clustering accuracy.
+position). An episode has a demonstrator's style when its statistic is nearer that demonstrator's mean than
+to the average of all demonstrators' means; otherwise it is "between", the blurred average behaviour that
+plain GAIL is expected to show, and never counts as a match. Codes are mapped to labels by the best
+assignment (permutation), as in clustering accuracy.
 """
 
 from __future__ import annotations
@@ -31,9 +33,18 @@ def label_centres(episodes: Sequence[Episode], index: int = 0) -> dict[str, floa
     return {label: float(np.mean(v)) for label, v in sorted(by_label.items())}
 
 
+BETWEEN = "between"
+
+
 def classify(stats: np.ndarray, centres: dict[str, float]) -> list[str]:
+    """Each episode's style: the nearest demonstrator's label, or BETWEEN when the average is nearer."""
     labels, values = list(centres), np.array(list(centres.values()))
-    return [labels[int(np.argmin(np.abs(values - s)))] for s in stats]
+    middle = float(values.mean())
+    out = []
+    for s in stats:
+        nearest = int(np.argmin(np.abs(values - s)))
+        out.append(labels[nearest] if abs(s - values[nearest]) < abs(s - middle) else BETWEEN)
+    return out
 
 
 def best_mapping_accuracy(

@@ -85,7 +85,10 @@ def test_mapping_accuracy_and_classification():
     acc, mapping = best_mapping_accuracy([0, 0, 1, 1], ["l", "r", "l", "l"], ["l", "r"])
     assert acc == 0.75 and mapping == {0: "r", 1: "l"}
     assert best_mapping_accuracy([0, 0, 0, 0], ["l", "l", "r", "r"], ["l", "r"])[0] == 0.5
-    assert classify(np.array([-0.8, 0.1, 0.9]), {"left": -0.9, "right": 0.9}) == ["left", "right", "right"]
+    styles = classify(np.array([-0.8, 0.1, -0.4, 0.5, 0.9]), {"left": -0.9, "right": 0.9})
+    assert styles == ["left", "between", "between", "right", "right"]
+    # An episode "between" the styles never matches one, whatever the mapping.
+    assert best_mapping_accuracy([0, 0, 1, 1], ["l", "between", "r", "r"], ["l", "r"])[0] == 0.75
 
 
 def test_infogail_cli_train_and_eval_with_a_code(tmp_path: Path):
