@@ -223,7 +223,9 @@ def _jobs_md(jobs: list[Job], common: set[str]) -> list[str]:
             lines.append(f"| `{j.path.name}` | `{j.config(common)}` | {j.seed} | | | | {j.status} |")
             continue
         evals = "; ".join(
-            f"{name} {e['mean']:.1f} +- {e['std']:.1f} ({e.get('episodes', '?')} ep.)"
+            f"{name} {e['mean']:.1f}"
+            + (f" +- {e['std']:.1f}" if e.get("std") is not None else "")
+            + f" ({e.get('episodes', '?')} ep.)"
             for name, e in j.evals.items()
             if e.get("mean") is not None
         )
