@@ -24,6 +24,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP) ## Create .venv and install gailrun with its test tools
+	@mkdir -p outputs
 
 run: setup ## GAIL on LunarLander-v3 from the bundled expert data (minutes), then evaluate over 100 episodes
 	rm -rf $(RUN_DIR)
@@ -72,5 +73,4 @@ experts: setup ## Retrain the bundled PPO experts and re-record their demonstrat
 		outputs/experts/demos-right --overwrite
 
 clean: ## Remove the virtual environment and generated outputs
-	rm -rf $(VENV) outputs/* multirun wandb .pytest_cache .ruff_cache
-	touch outputs/.gitkeep
+	rm -rf $(VENV) outputs multirun wandb .pytest_cache .ruff_cache

@@ -19,6 +19,14 @@ def _fail(exc: GailrunError) -> None:
     raise typer.Exit(1)
 
 
+def _refuse_existing(out: Path, overwrite: bool) -> None:
+    """The data commands' guard, phrased for their `--overwrite` flag (collect-expert's is overwrite=true)."""
+    from gailrun.errors import DataError
+
+    if out.exists() and not overwrite:
+        raise DataError(f"{out} already exists; pass --overwrite or choose another OUT")
+
+
 @data_app.command("info")
 def info(
     path: Annotated[
@@ -143,11 +151,9 @@ def import_(
     """Convert another tool's demonstrations into a gailrun (Minari) dataset."""
     from gailrun.data.convert import import_dataset
     from gailrun.data.minari_io import write_dataset
-    from gailrun.errors import DataError
 
     try:
-        if out.exists() and not overwrite:
-            raise DataError(f"{out} already exists; pass --overwrite or choose another OUT")
+        _refuse_existing(out, overwrite)
         ds = import_dataset(
             source_format.value, src, env, trust_pickle=trust_pickle, zero_final_obs=zero_final_obs
         )
@@ -174,11 +180,9 @@ def export(
     """Convert a gailrun (Minari) dataset into another tool's format."""
     from gailrun.data.convert import export_dataset
     from gailrun.data.minari_io import read_dataset
-    from gailrun.errors import DataError
 
     try:
-        if out.exists() and not overwrite:
-            raise DataError(f"{out} already exists; pass --overwrite or choose another OUT")
+        _refuse_existing(out, overwrite)
         ds = read_dataset(src)
         export_dataset(target_format.value, ds, out, overwrite=overwrite)
     except GailrunError as exc:
@@ -201,8 +205,7 @@ def merge(
     from gailrun.errors import DataError
 
     try:
-        if out.exists() and not overwrite:
-            raise DataError(f"{out} already exists; pass --overwrite or choose another OUT")
+        _refuse_existing(out, overwrite)
         parts = [read_dataset(src) for src in sources]
         env_ids = {p.env_id for p in parts}
         if len(env_ids) != 1:
