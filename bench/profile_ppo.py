@@ -17,16 +17,21 @@ from pathlib import Path
 
 CONF = str(Path(__file__).resolve().parent.parent / "conf")
 
-# (label, function-name fragments whose cumulative time is that part; the first match per fragment counts)
+# (label, [(file-name fragment, function name), ...]): the part's time is the sum of those functions'
+# cumulative times
 PARTS = [
-    ("rollout collection", ["collector.py:", "(collect)"]),
-    ("  env step (vector env)", ["vector_env.py:", "(step)"]),
-    ("  policy forward (act)", ["networks.py:", "(act)"]),
-    ("PPO update", ["ppo.py:", "(update)"]),
-    ("  minibatch losses (forward)", ["ppo.py:", "(_minibatch_losses)"]),
-    ("  backward", ["_tensor.py:", "(backward)"]),
-    ("  gradient clip / norm", ["clip_grad.py:", "(_no_grad_wrapper)"]),
-    ("  Adam step", ["optimizer.py:", "(wrapper)"]),
+    ("rollout collection", [("collector.py", "collect")]),
+    ("  env step (vector env)", [("vector_env.py", "step")]),
+    ("  policy: sampling actions, per step", [("networks.py", "sample")]),
+    ("  policy: log-probs and values, once per rollout", [("collector.py", "_evaluate")]),
+    ("PPO update", [("ppo.py", "update")]),
+    ("  minibatch losses (forward)", [("ppo.py", "_minibatch_losses")]),
+    ("  backward", [("_tensor.py", "backward")]),
+    (
+        "  gradient gather, norm and clip",
+        [("flat_adam.py", "gather_grad"), ("flat_adam.py", "grad_norm"), ("flat_adam.py", "clip_grad")],
+    ),
+    ("  Adam step", [("flat_adam.py", "step")]),
 ]
 
 
@@ -67,11 +72,11 @@ def main() -> None:
     )
     print("| part | share of the iteration |")
     print("| --- | ---: |")
-    for label, (file_part, func_part) in PARTS:
+    for label, functions in PARTS:
         cum = sum(
             v[3]
             for (file, _, func), v in stats.items()
-            if file_part in file + ":" and f"({func})" == func_part
+            if any(file_part in file and func == name for file_part, name in functions)
         )
         print(f"| {label} | {100 * cum / total:.0f}% |")
 

@@ -3,11 +3,14 @@
 Every measurement runs in its own subprocess (so its peak memory is its own) on LunarLander-v3 with
 rl-zoo3's PPO hyperparameters: 16 envs x 1024 steps, minibatch 64, 4 epochs, gamma 0.999, GAE lambda
 0.98, entropy 0.01 (`preset=zoo`, which also turns on SB3's orthogonal init and gradient clipping).
-Throughputs are ratios measured side by side, never absolute claims across machines. Time to threshold
+Throughputs are ratios measured side by side, never absolute claims across machines. This machine's
+speed drifts by up to a third within minutes, so the throughput measurements run in `--rounds` interleaved
+rounds (every measurement once per round, one after another); each ratio is the median over rounds of the
+ratio within a round, and each steps/s the median over rounds. Time to threshold
 trains until the average of the last 100 episodes reaches it (CartPole 475 with the default PPO,
 LunarLander 200 with preset=zoo_ppo) and reports env steps and wall time.
 
-    python bench/throughput.py [--steps 65536] [--skip-threshold] [--write bench/RESULTS.md]
+    python bench/throughput.py [--steps 32768] [--rounds 3] [--skip-threshold] [--write bench/RESULTS.md]
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import platform
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -225,28 +229,49 @@ def versions() -> str:
 
 
 def _ratio(a: dict | None, b: dict | None) -> str:
-    return f"{a['sps'] / b['sps']:.2f}" if a and b else "n/a"
+    """The median over rounds of a's rate over b's in the same round (drift between rounds cancels)."""
+    if not (a and b):
+        return "n/a"
+    per_round = [x / y for x, y in zip(a["rounds"], b["rounds"], strict=False)]
+    return f"{statistics.median(per_round):.2f}"
 
 
-def report(r: dict[str, dict | None], steps: int, command: str) -> str:
+def combine(rounds: list[dict]) -> dict:
+    """One measurement's rounds as one: median rate, largest peak memory, all rates kept."""
+    out = dict(rounds[0])
+    out["rounds"] = [r["sps"] for r in rounds]
+    out["sps"] = statistics.median(out["rounds"])
+    out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in rounds)
+    out["warmup_s"] = max(r.get("warmup_s", 0.0) for r in rounds)
+    if all(r.get("hook_s") is not None for r in rounds):
+        # GAIL's reward hook's share, as extra time over the rest of the same run's work
+        out["hook_extra"] = statistics.median(r["hook_s"] / (r["seconds"] - r["hook_s"]) for r in rounds)
+    return out
+
+
+def report(r: dict[str, dict | None], steps: int, rounds: int, command: str) -> str:
     sb3, raw, raw_sub = r.get("sb3"), r.get("raw_sync"), r.get("raw_subproc")
     cpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     lines = [
         f"Measured {dt.date.today().isoformat()} on {platform.machine()}, {cpu} cores, Python "
         f"{platform.python_version()} ({versions()}).",
         f"Command: `{command}`. {steps} env steps per throughput measurement after one warm-up iteration,",
-        "each in its own process with one torch thread.",
+        f"each in its own process with one torch thread, in {rounds} interleaved rounds; steps/s is the",
+        "median over rounds (each round's in the next column), each ratio the median of the rounds' ratios.",
         "",
-        "| measurement | steps/s | peak RSS (MB) |",
-        "| --- | ---: | ---: |",
+        "| measurement | steps/s | rounds | peak RSS (MB) |",
+        "| --- | ---: | --- | ---: |",
     ]
     for key, label in LABELS.items():
         m = r.get(key)
+        if key.startswith("threshold"):
+            continue
         extra = f" (compile/warm-up {m['warmup_s']:.0f} s)" if m and m.get("warmup_s", 0) > 5 else ""
         lines.append(
-            f"| {label}{extra} | {m['sps']:.0f} | {m['peak_rss_mb']:.0f} |"
+            f"| {label}{extra} | {m['sps']:.0f} | {', '.join(f'{x:.0f}' for x in m['rounds'])} "
+            f"| {m['peak_rss_mb']:.0f} |"
             if m
-            else f"| {label} | n/a | n/a |"
+            else f"| {label} | n/a | | n/a |"
         )
     best = max(
         (r[k] for k in ("ppo_sync", "ppo_subproc", "ppo_subproc_compiled") if r.get(k)),
@@ -274,14 +299,14 @@ def report(r: dict[str, dict | None], steps: int, command: str) -> str:
         f"| {_ratio(fastest, raw)} | |",
     ]
     gail = r.get("gail_sync")
-    if gail and gail.get("hook_s") is not None:
-        extra = gail["hook_s"] / (gail["seconds"] - gail["hook_s"])
+    if gail and gail.get("hook_extra") is not None:
+        extra = gail["hook_extra"]
         lines.append(
             f"| GAIL's extra wall time per env step (D update + relabel) over the PPO work of the same run "
             f"| {100 * extra:+.0f}% | <= +25% |"
         )
     if gail and r.get("ppo_sync"):
-        extra = r["ppo_sync"]["sps"] / gail["sps"] - 1
+        extra = float(_ratio(r["ppo_sync"], gail)) - 1
         lines.append(
             f"| GAIL run vs PPO run, wall time per env step (different policies, so different env cost) "
             f"| {100 * extra:+.0f}% | |"
@@ -312,7 +337,8 @@ def write_section(path: Path, body: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=4 * NUM_ENVS * NUM_STEPS)
+    ap.add_argument("--steps", type=int, default=2 * NUM_ENVS * NUM_STEPS)
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the throughput measurements")
     ap.add_argument(
         "--skip-threshold", action="store_true", help="skip the (minutes-long) time-to-threshold runs"
     )
@@ -326,11 +352,21 @@ def main() -> None:
         print(json.dumps(result))
         return
     names = args.only or [n for n in CHILDREN if not (args.skip_threshold and n.startswith("threshold"))]
-    results = {name: measure(name, args.steps) for name in names}
-    command = "python bench/throughput.py" + (
-        f" --steps {args.steps}" if args.steps != ap.get_default("steps") else ""
+    throughput = [n for n in names if not n.startswith("threshold")]
+    runs: dict[str, list[dict]] = {n: [] for n in throughput}
+    for i in range(args.rounds):
+        print(f"round {i + 1} of {args.rounds}", file=sys.stderr)
+        for name in throughput:
+            if (m := measure(name, args.steps)) is not None:
+                runs[name].append(m)
+    results: dict[str, dict | None] = {n: combine(ms) if ms else None for n, ms in runs.items()}
+    results.update({n: measure(n, args.steps) for n in names if n.startswith("threshold")})
+    command = (
+        "python bench/throughput.py"
+        + (f" --steps {args.steps}" if args.steps != ap.get_default("steps") else "")
+        + (f" --rounds {args.rounds}" if args.rounds != ap.get_default("rounds") else "")
     )
-    body = report(results, args.steps, command)
+    body = report(results, args.steps, args.rounds, command)
     print(body)
     if args.write:
         write_section(args.write, body)

@@ -243,7 +243,7 @@ class OnPolicyLoop:
         self.iteration.train_policy = self.ppo.num_updates >= int(self.cfg.algo.warmup_updates)
         self.ppo.aux_sum = 0.0
         result = self.iteration.step()
-        result.metrics["charts/learning_rate"] = self.ppo.optimizer.param_groups[0]["lr"]
+        result.metrics["charts/learning_rate"] = self.ppo.lr
         if self.ppo.aux_loss is not None:
             minibatches = max(1, result.metrics.get("losses/epochs_run") or 1) * -(
                 -self.rollout.num_valid // self.ppo.s.minibatch_size

@@ -10,6 +10,7 @@ Where each switch acts:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 
 from gailrun.errors import DivergenceError
+from gailrun.flat_adam import FlatAdam
 from gailrun.networks import ActorCritic
 from gailrun.rollout import Batch
 
@@ -91,6 +93,24 @@ def value_loss(
     return 0.5 * err.mean()
 
 
+def kl_and_clipfrac(
+    log_ratio: torch.Tensor, clip_eps: float, segment_ids: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The low-variance KL estimate (Schulman, "Approximating KL divergence") and the fraction of ratios
+    outside the clip range: of one minibatch, or per minibatch (`segment_ids`) for a whole epoch."""
+    ratio_m1 = log_ratio.exp() - 1.0
+    kl = ratio_m1 - log_ratio
+    clipped = (ratio_m1.abs() > clip_eps).to(log_ratio.dtype)
+    if segment_ids is None:
+        return kl.mean(), clipped.mean()
+    count = torch.bincount(segment_ids).to(log_ratio.dtype)
+    zeros = torch.zeros(count.shape[0], dtype=log_ratio.dtype)
+    return (
+        zeros.index_add(0, segment_ids, kl) / count,
+        zeros.index_add(0, segment_ids, clipped) / count,
+    )
+
+
 def explained_variance(pred: torch.Tensor, target: torch.Tensor) -> float:
     var = target.var()
     return float("nan") if var.item() == 0 else float(1.0 - (target - pred).var() / var)
@@ -103,10 +123,16 @@ class PPO:
         self.agent = agent
         self.s = settings
         self.generator = generator
-        # fused=True: one kernel for all parameters; on tiny MLPs Adam's per-tensor overhead is a third of
-        # the update's time otherwise.
-        self.optimizer = torch.optim.Adam(
-            agent.parameters(), lr=settings.lr, betas=tuple(settings.betas), eps=settings.adam_eps, fused=True
+        # One flat buffer for all weights and gradients (see flat_adam.py); the actor's and the critic's
+        # parameters are its two segments.
+        actor_size = sum(p.numel() for p in agent.actor.parameters())
+        critic_size = sum(p.numel() for p in agent.parameters()) - actor_size
+        self.optimizer = FlatAdam(
+            list(agent.parameters()),
+            [actor_size, critic_size],
+            lr=settings.lr,
+            betas=tuple(settings.betas),
+            eps=settings.adam_eps,
         )
         self.num_updates = 0
         # An extra loss added to every minibatch's (GAIL's BC regularizer); returns (loss, metric value).
@@ -139,9 +165,12 @@ class PPO:
         self.optimizer.load_state_dict(state["optimizer"])
         self.num_updates = int(state["num_updates"])
 
+    @property
+    def lr(self) -> float:
+        return self.optimizer.lr
+
     def set_lr(self, lr: float) -> None:
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        self.optimizer.lr = lr
 
     def update(self, batch: Batch, value_clip_range: float, train_policy: bool = True) -> PPOStats:
         """Optimize on `batch`; `value_clip_range` is value_clip_eps already scaled to return units.
@@ -149,16 +178,22 @@ class PPO:
         With `train_policy=False` only the critic learns (warm-up after BC pretraining: a random critic's
         advantages would otherwise undo the pretrained policy before the critic is any good).
         """
-        s, agent = self.s, self.agent
+        s, opt = self.s, self.optimizer
         n = len(batch)
         if n == 0:
             raise DivergenceError("a rollout had no valid transitions; increase algo.num_steps")
         self.num_updates += 1
+        opt.attach()
+        segments = [0, 1] if train_policy else [1]  # segment 0 is the actor: the warm-up leaves it be
         sums = dict(pg=0.0, v=0.0, ent=0.0, kl=0.0, clipfrac=0.0, gn=0.0)
         count = 0
         epochs_run = 0
         stop = False
-        params = list(agent.parameters())
+        # Without target_kl nothing needs a minibatch's KL before the next one, so the log-ratios are kept
+        # and the KL and clip fraction computed once per epoch: a dozen tensor operations fewer per minibatch.
+        per_epoch_kl = s.target_kl is None
+        log_ratios = torch.empty(n) if per_epoch_kl else None
+        segment_ids = torch.arange(n) // s.minibatch_size
         for _ in range(s.num_epochs):
             perm = torch.randperm(n, generator=self.generator)
             # One gather per epoch; minibatches are then contiguous slices (views) of the shuffled batch.
@@ -170,40 +205,43 @@ class PPO:
                     aux = self.aux_loss()
                     loss = loss + aux
                     self.aux_sum += aux.item()
-                if not torch.isfinite(loss):
+                pg_value, vl_value = pg.item(), vl.item()
+                if not math.isfinite(loss.item()):
                     raise DivergenceError(
-                        f"non-finite loss at update {self.num_updates} (policy {pg.item():.4g}, "
-                        f"value {vl.item():.4g}); lower algo.lr or turn on ppo_opts.grad_clip"
+                        f"non-finite loss at update {self.num_updates} (policy {pg_value:.4g}, "
+                        f"value {vl_value:.4g}); lower algo.lr or turn on ppo_opts.grad_clip"
                     )
-                self.optimizer.zero_grad(set_to_none=True)
+                opt.zero_grad()
                 loss.backward()
-                if not train_policy:
-                    for p in agent.actor.parameters():
-                        p.grad = None  # Adam skips parameters without gradients: the policy stays as it is
-                if s.grad_clip:
-                    grad_norm = torch.nn.utils.clip_grad_norm_(params, s.max_grad_norm)
-                else:  # the same norm, without clip_grad_norm_'s multiplication of every gradient by 1.0
-                    grad_norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
-                if not torch.isfinite(grad_norm):
+                opt.gather_grad()
+                grad_norm = opt.grad_norm(segments)
+                norm_value = grad_norm.item()
+                if not math.isfinite(norm_value):
                     raise DivergenceError(
                         f"non-finite gradient at update {self.num_updates}; lower algo.lr or turn on "
                         "ppo_opts.grad_clip"
                     )
-                self.optimizer.step()
-                with torch.no_grad():
-                    # The low-variance KL estimator (Schulman, "Approximating KL divergence").
-                    approx_kl = ((log_ratio.exp() - 1) - log_ratio).mean().item()
-                    clipfrac = ((log_ratio.exp() - 1.0).abs() > s.clip_eps).float().mean().item()
-                sums["pg"] += pg.item()
-                sums["v"] += vl.item()
+                if s.grad_clip:
+                    opt.clip_grad(grad_norm, s.max_grad_norm)
+                opt.step(segments)
+                sums["pg"] += pg_value
+                sums["v"] += vl_value
                 sums["ent"] += entropy.item()
-                sums["kl"] += approx_kl
-                sums["clipfrac"] += clipfrac
-                sums["gn"] += float(grad_norm)
+                sums["gn"] += norm_value
                 count += 1
-                if s.target_kl is not None and approx_kl > s.target_kl:
+                if log_ratios is not None:
+                    log_ratios[start : start + s.minibatch_size] = log_ratio.detach()
+                    continue
+                approx_kl, clipfrac = kl_and_clipfrac(log_ratio.detach(), s.clip_eps)
+                sums["kl"] += float(approx_kl)
+                sums["clipfrac"] += float(clipfrac)
+                if s.target_kl is not None and float(approx_kl) > s.target_kl:
                     stop = True
                     break
+            if log_ratios is not None:
+                kl, clipfrac = kl_and_clipfrac(log_ratios, s.clip_eps, segment_ids)
+                sums["kl"] += float(kl.sum())
+                sums["clipfrac"] += float(clipfrac.sum())
             epochs_run += 1
             if stop:
                 break
