@@ -64,19 +64,26 @@ def figure(results: list[dict], demo_stats: dict[str, np.ndarray], path: Path) -
 
     runs = sorted(results, key=lambda r: (r["algo"], r["seed"]))
     algos = sorted({r["algo"] for r in runs})
-    cols = max(sum(r["algo"] == a for r in runs) for a in algos)
+    per_algo = max(sum(r["algo"] == a for r in runs) for a in algos)
+    cols = min(per_algo, 5)  # at most 5 panels a row: more seeds wrap onto more rows
+    rows_per_algo = -(-per_algo // cols)
     fig, axes = plt.subplots(
-        len(algos), cols, figsize=(3.6 * cols, 2.8 * len(algos)), squeeze=False, sharex=True
+        len(algos) * rows_per_algo,
+        cols,
+        figsize=(3.6 * cols, 2.8 * len(algos) * rows_per_algo),
+        squeeze=False,
+        sharex=True,
     )
     bins = np.linspace(-1.6, 1.6, 49)
-    for row, algo in enumerate(algos):
+    for a, algo in enumerate(algos):
         mine = [r for r in runs if r["algo"] == algo]
-        for col in range(cols):
+        for k in range(rows_per_algo * cols):
+            row, col = a * rows_per_algo + k // cols, k % cols
             ax = axes[row][col]
-            if col >= len(mine):
+            if k >= len(mine):
                 ax.axis("off")
                 continue
-            r = mine[col]
+            r = mine[k]
             for label, stats in demo_stats.items():
                 ax.hist(stats, bins=bins, alpha=0.3, histtype="stepfilled", label=f"demos: {label}")
             for pc in r["per_code"]:
@@ -85,7 +92,7 @@ def figure(results: list[dict], demo_stats: dict[str, np.ndarray], path: Path) -
             acc = f", accuracy {100 * r['accuracy']:.0f}%" if "accuracy" in r else ""
             ax.set_title(f"{algo}, seed {r['seed']}{acc}", fontsize=9)
             ax.legend(fontsize=6, loc="upper center")
-            if row == len(algos) - 1:
+            if row == len(axes) - 1:
                 ax.set_xlabel("episode's mean cart position")
             if col == 0:
                 ax.set_ylabel("episodes")
@@ -144,6 +151,7 @@ def main() -> None:
                 f"| {r['algo']} | {r['seed']} | {code} | {pc['return_mean']:.1f} +- {pc['return_std']:.1f} | "
                 f"{pc['style_mean']:+.2f} +- {pc['style_std']:.2f} | {counts} | {acc} |"
             )
+    lines += ["", *verdict(results, labels)]
     table = "\n".join(lines) + "\n"
     args.out.with_suffix(".md").write_text(
         f"# InfoGAIL style separation\n\nSweep: `{args.sweep}`\n\n{table}"
@@ -151,6 +159,32 @@ def main() -> None:
     )
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=1))
     print(table)
+
+
+def verdict(results: list[dict], labels: list[str]) -> list[str]:
+    """The issue's two criteria over seeds: InfoGAIL's separation at >= 90% with every code at the expert's
+    level (CartPole >= 475), and whether plain GAIL sits between the styles."""
+    info = [r for r in results if "accuracy" in r]
+    gail = [r for r in results if "accuracy" not in r]
+    out = []
+    if info:
+        separated = [
+            r for r in info if r["accuracy"] >= 0.9 and all(pc["return_mean"] >= 475 for pc in r["per_code"])
+        ]
+        accs = np.array([r["accuracy"] for r in info])
+        out.append(
+            f"InfoGAIL: {len(separated)} of {len(info)} seeds separate the styles (accuracy >= 90% and every "
+            f"code's return >= 475); accuracy {100 * accs.mean():.0f}% +- {100 * accs.std():.0f}% over seeds."
+        )
+    if gail:
+        between = [
+            r for r in gail if r["per_code"][0]["labels"].get(BETWEEN, 0) > len(r["per_code"][0]["stats"]) / 2
+        ]
+        out.append(
+            f"GAIL: {len(between)} of {len(gail)} seeds play between the styles (most episodes *between*); "
+            f"the others do not (see the rows above)."
+        )
+    return out
 
 
 def _expert_path(run_dir: Path) -> str:
