@@ -59,19 +59,43 @@ def _gailrun(steps: int, overrides: list[str]) -> dict:
     trainer.build()
     loop = trainer.loop
     timer = _HookTimer.install(loop)
+    env_timer = _EnvTimer.install(loop)
     t_warm = time.perf_counter()
     loop.step()  # warm-up: first-call allocations (and compilation) are not throughput
     warmup = time.perf_counter() - t_warm
+    env_timer.seconds = 0.0
     start = loop.progress
     t0 = time.perf_counter()
     while loop.progress - start < steps:
         loop.step()
     seconds = time.perf_counter() - t0
     loop.close()
-    out = {"steps": loop.progress - start, "seconds": seconds, "warmup_s": warmup}
+    out = {"steps": loop.progress - start, "seconds": seconds, "warmup_s": warmup, "env_s": env_timer.seconds}
     if timer is not None:
         out["hook_s"] = timer.seconds - timer.warmup_seconds
     return out
+
+
+class _EnvTimer:
+    """Times the vector env's step inside a training run: its share of the run's wall time is the training
+    rate over the env's own rate in the same seconds, immune to the machine's drift between processes."""
+
+    def __init__(self, step) -> None:
+        self.step, self.seconds = step, 0.0
+
+    @classmethod
+    def install(cls, loop) -> _EnvTimer:
+        envs = loop.iteration.collector.envs
+        timer = cls(envs.step)
+        envs.step = timer
+        return timer
+
+    def __call__(self, actions):
+        t0 = time.perf_counter()
+        try:
+            return self.step(actions)
+        finally:
+            self.seconds += time.perf_counter() - t0
 
 
 class _HookTimer:
@@ -243,6 +267,8 @@ def combine(rounds: list[dict]) -> dict:
     out["sps"] = statistics.median(out["rounds"])
     out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in rounds)
     out["warmup_s"] = max(r.get("warmup_s", 0.0) for r in rounds)
+    if all(r.get("env_s") is not None for r in rounds):
+        out["env_share"] = statistics.median(r["env_s"] / r["seconds"] for r in rounds)
     if all(r.get("hook_s") is not None for r in rounds):
         # GAIL's reward hook's share, as extra time over the rest of the same run's work
         out["hook_extra"] = statistics.median(r["hook_s"] / (r["seconds"] - r["hook_s"]) for r in rounds)
@@ -298,6 +324,13 @@ def report(r: dict[str, dict | None], steps: int, rounds: int, command: str) -> 
         f"| gailrun PPO (fastest setting, EnvPool included) / raw sync Gymnasium env rate "
         f"| {_ratio(fastest, raw)} | |",
     ]
+    for key, label in (("ppo_sync", "sync"), ("ppo_envpool", "envpool")):
+        if (m := r.get(key)) and m.get("env_share") is not None:
+            lines.append(
+                f"| in-run: share of gailrun PPO's ({label}) wall time inside the env's step "
+                "(= its training rate / the env's rate under its policy, same seconds) "
+                f"| {m['env_share']:.2f} | |"
+            )
     gail = r.get("gail_sync")
     if gail and gail.get("hook_extra") is not None:
         extra = gail["hook_extra"]
