@@ -42,7 +42,7 @@ class PPOSettings:
     policy_noclip: bool = False
     value_clip: bool = False
     grad_clip: bool = False
-    compile: bool = False  # torch.compile the minibatch loss: faster after ~30 s of compiling, other rounding
+    compile: bool = False  # torch.compile the minibatch loss (other rounding; speed: bench/RESULTS.md)
 
 
 @dataclass
