@@ -5,7 +5,8 @@ each latent code (InfoGAIL) or without (GAIL) and measures each episode's style 
 position). Reports, per run: the accuracy of the best code -> hidden-label mapping, the task score per
 code, and the demonstrators' own statistics; writes a table and a histogram figure.
 
-    python bench/infogail_styles.py SWEEP_DIR [--episodes 20] [--out docs/results/infogail_styles/NAME]
+    python bench/infogail_styles.py SWEEP_DIR [SWEEP_DIR ...] [--episodes 20] \
+        [--out docs/results/infogail_styles/NAME]
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def figure(results: list[dict], demo_stats: dict[str, np.ndarray], path: Path) -
         squeeze=False,
         sharex=True,
     )
-    bins = np.linspace(-1.6, 1.6, 49)
+    bins = np.linspace(-2.4, 2.4, 73)  # the whole track: CartPole ends an episode beyond |x| = 2.4
     for a, algo in enumerate(algos):
         mine = [r for r in runs if r["algo"] == algo]
         for k in range(rows_per_algo * cols):
@@ -104,7 +105,7 @@ def figure(results: list[dict], demo_stats: dict[str, np.ndarray], path: Path) -
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("sweep", type=Path)
+    ap.add_argument("sweep", type=Path, nargs="+", help="sweep directories (their ok jobs are pooled)")
     ap.add_argument("--episodes", type=int, default=20, help="deterministic episodes per code and run")
     ap.add_argument("--out", type=Path, default=Path("docs/results/infogail_styles/styles"))
     ap.add_argument(
@@ -114,7 +115,7 @@ def main() -> None:
         "and so best.pt, long before the codes separate)",
     )
     args = ap.parse_args()
-    jobs = [j for j in find_jobs(args.sweep) if j.status == "ok"]
+    jobs = [j for sweep in args.sweep for j in find_jobs(sweep) if j.status == "ok"]
     demos = read_dataset(
         json.loads((jobs[0].path / "summary.json").read_text()).get("expert_path")
         or _expert_path(jobs[0].path)
@@ -154,7 +155,7 @@ def main() -> None:
     lines += ["", *verdict(results, labels)]
     table = "\n".join(lines) + "\n"
     args.out.with_suffix(".md").write_text(
-        f"# InfoGAIL style separation\n\nSweep: `{args.sweep}`\n\n{table}"
+        f"# InfoGAIL style separation\n\nSweeps: {', '.join(f'`{d}`' for d in args.sweep)}\n\n{table}"
         f"\n![styles]({args.out.with_suffix('.png').name})\n"
     )
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=1))
