@@ -58,12 +58,17 @@ def _gailrun(steps: int, overrides: list[str]) -> dict:
     trainer = Trainer(cfg, Path("/tmp/gailrun-bench"))
     trainer.build()
     loop = trainer.loop
-    timer = _HookTimer.install(loop)
-    env_timer = _EnvTimer.install(loop)
+    iteration = loop.iteration
+    env_timer = iteration.collector.envs.step = _Timed(iteration.collector.envs.step)
+    hook_timer = None
+    if iteration.reward_hook is not None:
+        hook_timer = iteration.reward_hook = _Timed(iteration.reward_hook)
     t_warm = time.perf_counter()
     loop.step()  # warm-up: first-call allocations (and compilation) are not throughput
     warmup = time.perf_counter() - t_warm
-    env_timer.seconds = 0.0
+    for timer in (env_timer, hook_timer):
+        if timer is not None:
+            timer.seconds = 0.0
     start = loop.progress
     t0 = time.perf_counter()
     while loop.progress - start < steps:
@@ -71,61 +76,29 @@ def _gailrun(steps: int, overrides: list[str]) -> dict:
     seconds = time.perf_counter() - t0
     loop.close()
     out = {"steps": loop.progress - start, "seconds": seconds, "warmup_s": warmup, "env_s": env_timer.seconds}
-    if timer is not None:
-        out["hook_s"] = timer.seconds - timer.warmup_seconds
+    if hook_timer is not None:
+        out["hook_s"] = hook_timer.seconds
     return out
 
 
-class _EnvTimer:
-    """Times the vector env's step inside a training run: its share of the run's wall time is the training
-    rate over the env's own rate in the same seconds, immune to the machine's drift between processes."""
+class _Timed:
+    """Wraps a callable of a training run and adds up the wall time spent in it, so that a part's cost is
+    measured against the rest of the same run, immune to the machine's drift between processes: the env's
+    step (its share of the run is the training rate over the env's own rate in the same seconds), and
+    GAIL's reward hook (discriminator update + relabelling, against the PPO work of identical rollouts)."""
 
-    def __init__(self, step) -> None:
-        self.step, self.seconds = step, 0.0
-
-    @classmethod
-    def install(cls, loop) -> _EnvTimer:
-        envs = loop.iteration.collector.envs
-        timer = cls(envs.step)
-        envs.step = timer
-        return timer
-
-    def __call__(self, actions):
-        t0 = time.perf_counter()
-        try:
-            return self.step(actions)
-        finally:
-            self.seconds += time.perf_counter() - t0
-
-
-class _HookTimer:
-    """Times GAIL's reward hook (discriminator update + relabelling) inside the same run, so that GAIL's
-    overhead is measured against the PPO work of identical rollouts, not against another run whose
-    policy (and so the env's own cost per step) behaves differently."""
-
-    def __init__(self, hook) -> None:
-        self.hook, self.seconds, self.warmup_seconds = hook, 0.0, None
-
-    @classmethod
-    def install(cls, loop) -> _HookTimer | None:
-        iteration = getattr(loop, "iteration", None)
-        if iteration is None or iteration.reward_hook is None:
-            return None
-        timer = cls(iteration.reward_hook)
-        iteration.reward_hook = timer
-        return timer
+    def __init__(self, inner) -> None:
+        self.inner, self.seconds = inner, 0.0
 
     def __call__(self, *args, **kwargs):
         t0 = time.perf_counter()
         try:
-            return self.hook(*args, **kwargs)
+            return self.inner(*args, **kwargs)
         finally:
             self.seconds += time.perf_counter() - t0
-            if self.warmup_seconds is None:
-                self.warmup_seconds = self.seconds  # the warm-up iteration's call is not measured
 
     def __getattr__(self, name):
-        return getattr(self.hook, name)
+        return getattr(self.inner, name)
 
 
 def _sb3(steps: int) -> dict:

@@ -40,6 +40,13 @@ def orthogonal_init(net: nn.Sequential, head_gain: float) -> None:
         nn.init.zeros_(layer.bias)
 
 
+def sample_categorical(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One draw per row by inverse CDF (one uniform each): on a few rows torch.multinomial costs as much as
+    the actor's forward pass, and the rollout calls this every env step."""
+    u = torch.rand(probs.shape[0], 1, generator=generator)
+    return (probs.cumsum(-1) < u).sum(-1).clamp_(max=probs.shape[-1] - 1)
+
+
 class ActorCritic(nn.Module):
     """A categorical policy and a state-value function over flat observations."""
 
@@ -68,13 +75,8 @@ class ActorCritic(nn.Module):
 
     @torch.no_grad()
     def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Sample actions from the policy: the rollout's per-step call, so nothing else is computed.
-
-        Inverse-CDF sampling (one uniform per row): on 16 rows torch.multinomial costs 25x as much.
-        """
-        cdf = torch.softmax(self.actor(obs), dim=-1).cumsum(-1)
-        u = torch.rand(obs.shape[0], 1, generator=generator)
-        return (cdf < u).sum(-1).clamp_(max=self.n_actions - 1)
+        """Sample actions from the policy: the rollout's per-step call, so nothing else is computed."""
+        return sample_categorical(torch.softmax(self.actor(obs), dim=-1), generator)
 
     @torch.no_grad()
     def act(
@@ -82,8 +84,5 @@ class ActorCritic(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Sample (or argmax) actions; returns the actions and their log-probabilities."""
         logp_all = torch.log_softmax(self.actor(obs), dim=-1)
-        if deterministic:
-            action = logp_all.argmax(dim=-1)
-        else:
-            action = torch.multinomial(logp_all.exp(), 1, generator=generator).squeeze(-1)
+        action = logp_all.argmax(dim=-1) if deterministic else sample_categorical(logp_all.exp(), generator)
         return action, logp_all.gather(-1, action.unsqueeze(-1)).squeeze(-1)

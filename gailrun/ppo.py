@@ -191,8 +191,7 @@ class PPO:
         stop = False
         # Without target_kl nothing needs a minibatch's KL before the next one, so the log-ratios are kept
         # and the KL and clip fraction computed once per epoch: a dozen tensor operations fewer per minibatch.
-        per_epoch_kl = s.target_kl is None
-        log_ratios = torch.empty(n) if per_epoch_kl else None
+        log_ratios = torch.empty(n) if s.target_kl is None else None
         segment_ids = torch.arange(n) // s.minibatch_size
         for _ in range(s.num_epochs):
             perm = torch.randperm(n, generator=self.generator)
