@@ -25,8 +25,9 @@ PARTS = [
     ("  policy: sampling actions, per step", [("networks.py", "sample")]),
     ("  policy: log-probs and values, once per rollout", [("collector.py", "_evaluate")]),
     ("PPO update", [("ppo.py", "update")]),
-    ("  minibatch losses (forward)", [("ppo.py", "_minibatch_losses")]),
-    ("  backward", [("_tensor.py", "backward")]),
+    ("  loss and gradient by hand (ppo_grad.py; default)", [("ppo_grad.py", "__call__")]),
+    ("  minibatch losses, forward (autograd path: algo.grad=autograd)", [("ppo.py", "_minibatch_losses")]),
+    ("  backward (autograd path)", [("_tensor.py", "backward")]),
     (
         "  gradient gather, norm and clip",
         [("flat_adam.py", "gather_grad"), ("flat_adam.py", "grad_norm"), ("flat_adam.py", "clip_grad")],

@@ -59,15 +59,15 @@ class Collector:
 
     def collect(self, rollout: Rollout) -> Episodes:
         episodes = Episodes()
-        agent, envs = self.agent, self.envs
+        envs = self.envs
+        sample = self.agent.sampler()
         for t in range(rollout.num_steps):
             if not np.isfinite(self.raw_obs).all():
                 raise DivergenceError(
                     "non-finite observation from the environment (check the env or its wrappers)"
                 )
             obs = self.policy_obs(self.raw_obs)
-            with torch.no_grad():
-                actions = agent.sample(torch.from_numpy(obs), self.generator).numpy()
+            actions = sample(obs, self.generator)
             rollout.obs[t] = obs
             rollout.raw_obs[t] = self.raw_obs
             rollout.actions[t] = actions

@@ -87,6 +87,7 @@ def ppo_settings(cfg: DictConfig) -> PPOSettings:
         value_clip=bool(o.value_clip),
         grad_clip=bool(o.grad_clip),
         compile=bool(a.get("compile", False)),
+        grad=str(a.get("grad", "analytic")),
     )
 
 

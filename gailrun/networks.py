@@ -7,8 +7,9 @@ cannot distort the policy's features.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -38,6 +39,33 @@ def orthogonal_init(net: nn.Sequential, head_gain: float) -> None:
         gain = head_gain if i == len(linears) - 1 else math.sqrt(2.0)
         nn.init.orthogonal_(layer.weight, gain=gain)
         nn.init.zeros_(layer.bias)
+
+
+def numpy_forward(net: nn.Sequential) -> Callable[[np.ndarray], np.ndarray]:
+    """`net`'s forward pass in NumPy, over arrays that share memory with its current weights.
+
+    For the rollout's per-step call on a few rows, where torch's per-module and per-operation overhead is
+    most of the cost (bench/RESULTS.md, section 5). It sees in-place updates of the weights; build it again
+    after a weight is replaced.
+    """
+    steps: list[Callable[[np.ndarray], np.ndarray]] = []
+    for m in net:
+        if isinstance(m, nn.Linear):
+            w, b = m.weight.detach().numpy(), m.bias.detach().numpy()
+            steps.append(lambda x, w=w, b=b: x @ w.T + b)
+        elif isinstance(m, nn.Tanh):
+            steps.append(np.tanh)
+        elif isinstance(m, nn.ReLU):
+            steps.append(lambda x: np.maximum(x, 0.0))
+        else:
+            raise TypeError(f"numpy_forward: no NumPy form for {type(m).__name__}")
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        for step in steps:
+            x = step(x)
+        return x
+
+    return forward
 
 
 def sample_categorical(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -77,6 +105,17 @@ class ActorCritic(nn.Module):
     def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Sample actions from the policy: the rollout's per-step call, so nothing else is computed."""
         return sample_categorical(torch.softmax(self.actor(obs), dim=-1), generator)
+
+    def sampler(self) -> Callable[[np.ndarray, torch.Generator | None], np.ndarray]:
+        """`sample` on NumPy observations, with the actor's forward pass in NumPy over its current weights
+        (valid while they change in place: the collector builds one per rollout)."""
+        logits = numpy_forward(self.actor)
+
+        def sample(obs: np.ndarray, generator: torch.Generator | None = None) -> np.ndarray:
+            probs = torch.softmax(torch.from_numpy(logits(obs)), dim=-1)
+            return sample_categorical(probs, generator).numpy()
+
+        return sample
 
     @torch.no_grad()
     def act(

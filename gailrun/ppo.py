@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gailrun.errors import DivergenceError
+from gailrun.errors import DivergenceError, GailrunError
 from gailrun.flat_adam import FlatAdam
 from gailrun.networks import ActorCritic
+from gailrun.ppo_grad import AnalyticLoss
 from gailrun.rollout import Batch
 
 
@@ -43,6 +44,7 @@ class PPOSettings:
     value_clip: bool = False
     grad_clip: bool = False
     compile: bool = False  # torch.compile the minibatch loss (other rounding; speed: bench/RESULTS.md)
+    grad: str = "analytic"  # "analytic": ppo_grad.py's gradient where it applies; "autograd": always torch
 
 
 @dataclass
@@ -141,6 +143,21 @@ class PPO:
         self._losses = self._minibatch_losses
         if settings.compile:
             self._losses = torch.compile(self._minibatch_losses, dynamic=True)
+        if settings.grad not in ("analytic", "autograd"):
+            raise GailrunError(f"algo.grad={settings.grad!r} is unknown; choose analytic or autograd")
+        # The hand-written gradient (ppo_grad.py) for plain MLPs; autograd for everything else.
+        self.analytic: AnalyticLoss | None = None
+        if settings.grad == "analytic" and not settings.compile and AnalyticLoss.supports(agent):
+            self.analytic = AnalyticLoss(
+                agent,
+                self.optimizer,
+                clip_eps=settings.clip_eps,
+                ent_coef=settings.ent_coef,
+                vf_coef=settings.vf_coef,
+                norm_adv=settings.norm_adv,
+                policy_noclip=settings.policy_noclip,
+                value_clip=settings.value_clip,
+            )
 
     def _minibatch_losses(
         self, mb: Batch, value_clip_range: float, train_policy: bool
@@ -157,6 +174,30 @@ class PPO:
         vl = value_loss(agent.value(mb.obs), mb.values, mb.returns, s.value_clip, value_clip_range)
         loss = pg - s.ent_coef * entropy + s.vf_coef * vl if train_policy else s.vf_coef * vl
         return loss, pg, vl, entropy, log_ratio
+
+    def _gradient(
+        self, mb: Batch, value_clip_range: float, train_policy: bool
+    ) -> tuple[float, float, float, np.ndarray]:
+        """Fill the optimizer's gradient buffer with autograd; returns the policy loss, value loss, entropy
+        and log-ratios (AnalyticLoss's signature, for the paths the analytic gradient does not cover)."""
+        loss, pg, vl, entropy, log_ratio = self._losses(mb, value_clip_range, train_policy)
+        if self.aux_loss is not None and train_policy:
+            aux = self.aux_loss()
+            loss = loss + aux
+            self.aux_sum += aux.item()
+        pg_value, vl_value = pg.item(), vl.item()
+        if not math.isfinite(loss.item()):
+            self._diverged(pg_value, vl_value)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.gather_grad()
+        return pg_value, vl_value, entropy.item(), log_ratio.detach().numpy()
+
+    def _diverged(self, pg: float, vl: float) -> None:
+        raise DivergenceError(
+            f"non-finite loss at update {self.num_updates} (policy {pg:.4g}, value {vl:.4g}); lower "
+            "algo.lr or turn on ppo_opts.grad_clip"
+        )
 
     def state_dict(self) -> dict:
         return {"optimizer": self.optimizer.state_dict(), "num_updates": self.num_updates}
@@ -191,28 +232,29 @@ class PPO:
         stop = False
         # Without target_kl nothing needs a minibatch's KL before the next one, so the log-ratios are kept
         # and the KL and clip fraction computed once per epoch: a dozen tensor operations fewer per minibatch.
-        log_ratios = torch.empty(n) if s.target_kl is None else None
+        log_ratios = np.empty(n, dtype=np.float32) if s.target_kl is None else None
         segment_ids = torch.arange(n) // s.minibatch_size
+        # The BC regularizer's loss is a torch function of the actor: its gradient needs autograd.
+        analytic = self.analytic if (self.aux_loss is None or not train_policy) else None
         for _ in range(s.num_epochs):
             perm = torch.randperm(n, generator=self.generator)
             # One gather per epoch; minibatches are then contiguous slices (views) of the shuffled batch.
             shuffled = Batch(*(x[perm] for x in batch))
+            arrays = [x.numpy() for x in shuffled]
             for start in range(0, n, s.minibatch_size):
-                mb = Batch(*(x[start : start + s.minibatch_size] for x in shuffled))
-                loss, pg, vl, entropy, log_ratio = self._losses(mb, value_clip_range, train_policy)
-                if self.aux_loss is not None and train_policy:
-                    aux = self.aux_loss()
-                    loss = loss + aux
-                    self.aux_sum += aux.item()
-                pg_value, vl_value = pg.item(), vl.item()
-                if not math.isfinite(loss.item()):
-                    raise DivergenceError(
-                        f"non-finite loss at update {self.num_updates} (policy {pg_value:.4g}, "
-                        f"value {vl_value:.4g}); lower algo.lr or turn on ppo_opts.grad_clip"
+                end = start + s.minibatch_size
+                if analytic is not None:
+                    pg_value, vl_value, ent_value, log_ratio = analytic(
+                        *(x[start:end] for x in arrays), value_clip_range, train_policy
                     )
-                opt.zero_grad()
-                loss.backward()
-                opt.gather_grad()
+                    loss_value = pg_value - s.ent_coef * ent_value + s.vf_coef * vl_value
+                    if not math.isfinite(loss_value):
+                        self._diverged(pg_value, vl_value)
+                else:
+                    mb = Batch(*(x[start:end] for x in shuffled))
+                    pg_value, vl_value, ent_value, log_ratio = self._gradient(
+                        mb, value_clip_range, train_policy
+                    )
                 grad_norm = opt.grad_norm(segments)
                 norm_value = grad_norm.item()
                 if not math.isfinite(norm_value):
@@ -225,20 +267,20 @@ class PPO:
                 opt.step(segments)
                 sums["pg"] += pg_value
                 sums["v"] += vl_value
-                sums["ent"] += entropy.item()
+                sums["ent"] += ent_value
                 sums["gn"] += norm_value
                 count += 1
                 if log_ratios is not None:
-                    log_ratios[start : start + s.minibatch_size] = log_ratio.detach()
+                    log_ratios[start:end] = log_ratio
                     continue
-                approx_kl, clipfrac = kl_and_clipfrac(log_ratio.detach(), s.clip_eps)
+                approx_kl, clipfrac = kl_and_clipfrac(torch.from_numpy(log_ratio), s.clip_eps)
                 sums["kl"] += float(approx_kl)
                 sums["clipfrac"] += float(clipfrac)
                 if s.target_kl is not None and float(approx_kl) > s.target_kl:
                     stop = True
                     break
             if log_ratios is not None:
-                kl, clipfrac = kl_and_clipfrac(log_ratios, s.clip_eps, segment_ids)
+                kl, clipfrac = kl_and_clipfrac(torch.from_numpy(log_ratios), s.clip_eps, segment_ids)
                 sums["kl"] += float(kl.sum())
                 sums["clipfrac"] += float(clipfrac.sum())
             epochs_run += 1

@@ -85,6 +85,7 @@ class Algo:
     warmup_updates: int = 0
     bc_weight: float = 0.0
     compile: bool = False
+    grad: str = "analytic"
     bc_pretrain: BCPretrain = field(default_factory=BCPretrain)
     # "env": draw the env's default number of expert trajectories; null: all of them (algo=bc).
     expert_n_samples: Any = "env"

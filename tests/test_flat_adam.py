@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 
@@ -103,3 +104,18 @@ def test_sampled_actions_follow_the_policy():
         counts[torch.arange(5), agent.sample(obs, g)] += 1
     stderr = (probs * (1 - probs) / n).sqrt()
     assert ((counts / n - probs).abs() <= 5 * stderr + 1e-4).all()
+
+
+def test_the_rollouts_numpy_sampler_draws_what_sample_draws():
+    """The collector's sampler (actor in NumPy) and `sample` (in torch) take the same uniform per row, so
+    they agree except where float rounding moves a probability across a uniform (never, here)."""
+    torch.manual_seed(0)
+    agent = ActorCritic(8, 4, (64, 64), "relu")
+    obs = torch.randn(16, 8)
+    sampler = agent.sampler()
+    g_torch, g_numpy = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    for _ in range(500):
+        np.testing.assert_array_equal(sampler(obs.numpy(), g_numpy), agent.sample(obs, g_torch).numpy())
+    with torch.no_grad():
+        agent.actor[0].weight.mul_(2.0)  # an in-place update, as Adam's
+    np.testing.assert_array_equal(sampler(obs.numpy(), g_numpy), agent.sample(obs, g_torch).numpy())
