@@ -68,11 +68,12 @@ def numpy_forward(net: nn.Sequential) -> Callable[[np.ndarray], np.ndarray]:
     return forward
 
 
-def sample_categorical(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """One draw per row by inverse CDF (one uniform each): on a few rows torch.multinomial costs as much as
-    the actor's forward pass, and the rollout calls this every env step."""
-    u = torch.rand(probs.shape[0], 1, generator=generator)
-    return (probs.cumsum(-1) < u).sum(-1).clamp_(max=probs.shape[-1] - 1)
+def sample_categorical(probs: np.ndarray, generator: torch.Generator | None = None) -> np.ndarray:
+    """One draw per row by inverse CDF, with one uniform per row from the torch `generator` (whose state
+    checkpoints keep): on a few rows torch.multinomial costs as much as the actor's forward pass, and the
+    rollout calls this every env step. Training and stochastic evaluation both sample with this rule."""
+    u = torch.rand(probs.shape[0], 1, generator=generator).numpy()
+    return np.minimum((probs.cumsum(-1) < u).sum(-1), probs.shape[-1] - 1)
 
 
 class ActorCritic(nn.Module):
@@ -104,7 +105,7 @@ class ActorCritic(nn.Module):
     @torch.no_grad()
     def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Sample actions from the policy: the rollout's per-step call, so nothing else is computed."""
-        return sample_categorical(torch.softmax(self.actor(obs), dim=-1), generator)
+        return torch.from_numpy(sample_categorical(torch.softmax(self.actor(obs), dim=-1).numpy(), generator))
 
     def sampler(self) -> Callable[[np.ndarray, torch.Generator | None], np.ndarray]:
         """`sample` on NumPy observations, with the actor's forward pass in NumPy over its current weights
@@ -112,8 +113,9 @@ class ActorCritic(nn.Module):
         logits = numpy_forward(self.actor)
 
         def sample(obs: np.ndarray, generator: torch.Generator | None = None) -> np.ndarray:
-            probs = torch.softmax(torch.from_numpy(logits(obs)), dim=-1)
-            return sample_categorical(probs, generator).numpy()
+            z = logits(obs)
+            e = np.exp(z - z.max(-1, keepdims=True))
+            return sample_categorical(e / e.sum(-1, keepdims=True), generator)
 
         return sample
 
@@ -123,5 +125,8 @@ class ActorCritic(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Sample (or argmax) actions; returns the actions and their log-probabilities."""
         logp_all = torch.log_softmax(self.actor(obs), dim=-1)
-        action = logp_all.argmax(dim=-1) if deterministic else sample_categorical(logp_all.exp(), generator)
+        if deterministic:
+            action = logp_all.argmax(dim=-1)
+        else:
+            action = torch.from_numpy(sample_categorical(logp_all.exp().numpy(), generator))
         return action, logp_all.gather(-1, action.unsqueeze(-1)).squeeze(-1)

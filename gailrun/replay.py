@@ -39,8 +39,9 @@ class ReplayLog:
             for i in resetting:
                 self.starts[i] = {"rng": states[int(i)]}
                 self.actions[i] = []
-        for i in np.flatnonzero(~np.asarray(autoreset, dtype=bool)):
-            self.actions[i].append(int(actions[i]))
+        for taken, action, reset in zip(self.actions, actions.tolist(), autoreset.tolist(), strict=True):
+            if not reset:
+                taken.append(int(action))
 
     def _rng_states(self, indices: np.ndarray) -> dict[int, dict]:
         if isinstance(self.envs, SyncVectorEnv):

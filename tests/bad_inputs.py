@@ -94,6 +94,12 @@ CASES: list[Case] = [
         one_line=False,
     ),
     Case(
+        "unknown-gradient",
+        "an unknown way to compute PPO's gradient",
+        lambda d: ["train", *TINY, "algo.grad=numeric", f"hydra.run.dir={d / 'run'}"],
+        "algo.grad='numeric' is unknown; choose analytic or autograd",
+    ),
+    Case(
         "unwritable-output",
         "an output directory that cannot be written",
         lambda d: ["train", f"hydra.run.dir={d / 'file' / 'run'}"],
