@@ -209,13 +209,23 @@ class Trainer:
         return None
 
     def restore(self, state: dict[str, Any]) -> None:
-        self.agent.load_state_dict(state["agent"])
-        self.obs_norm.load_state_dict(tensors_to_numpy(state["obs_norm"]))
-        for tracker, t_state in zip(self.trackers, state["trackers"], strict=True):
-            tracker.load_state_dict(t_state)
-        self.loop.load_state_dict(state["loop"])
-        set_global_states(state["rng"])
-        self.generator.set_state(state["rng"]["generator"])
+        try:
+            self.agent.load_state_dict(state["agent"])
+            self.obs_norm.load_state_dict(tensors_to_numpy(state["obs_norm"]))
+            for tracker, t_state in zip(self.trackers, state["trackers"], strict=True):
+                tracker.load_state_dict(t_state)
+            self.loop.load_state_dict(state["loop"])
+            set_global_states(state["rng"])
+            self.generator.set_state(state["rng"]["generator"])
+        except CheckpointError:
+            raise
+        except (KeyError, ValueError, RuntimeError, TypeError) as exc:
+            # Only a checkpoint edited by hand gets here: gailrun's own match the config hash checked above.
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(
+                f"the full-state checkpoint does not fit this run ({detail}); pass resume=null or another "
+                "hydra.run.dir to start a new run"
+            ) from exc
 
     def run(self) -> dict[str, Any]:
         self.build()

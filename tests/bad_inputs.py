@@ -64,6 +64,14 @@ def _trained_run(d: Path) -> None:
     assert out.returncode == 0, out.stderr
 
 
+def _mangled_optimizer_state(d: Path) -> None:
+    _trained_run(d)
+    path = sorted((d / "run" / "checkpoints").glob("state-*.pt"))[-1]
+    state = torch.load(path, weights_only=True)
+    state["loop"]["ppo"]["optimizer"]["exp_avg"] = torch.zeros(3)
+    torch.save(state, path)
+
+
 CASES: list[Case] = [
     Case(
         "unknown-key",
@@ -158,6 +166,14 @@ CASES: list[Case] = [
         lambda d: ["train", *TINY, "train.checkpoint_every=1", "algo.lr=0.1", f"hydra.run.dir={d / 'run'}"],
         "different config",
         setup=_trained_run,
+    ),
+    Case(
+        "resume-edited-state",
+        "resuming from a full-state checkpoint edited by hand (optimizer state of the wrong size)",
+        lambda d: ["train", *TINY, "train.checkpoint_every=1", f"hydra.run.dir={d / 'run'}"],
+        "the full-state checkpoint does not fit this run (optimizer state holds 3 values",
+        setup=_mangled_optimizer_state,
+        may_change=("run/status.json",),
     ),
     Case(
         "expert-other-env",

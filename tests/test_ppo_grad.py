@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from gailrun.errors import GailrunError
+from gailrun.errors import DivergenceError, GailrunError
 from gailrun.networks import ActorCritic
 from gailrun.ppo import PPO, PPOSettings
 from gailrun.rollout import Batch
@@ -113,3 +113,17 @@ def test_analytic_and_autograd_updates_reach_the_same_weights():
     assert fast_stats.policy_loss == pytest.approx(ref_stats.policy_loss, rel=1e-4, abs=1e-6)
     assert fast_stats.approx_kl == pytest.approx(ref_stats.approx_kl, rel=1e-3, abs=1e-7)
     assert fast_stats.grad_norm == pytest.approx(ref_stats.grad_norm, rel=1e-4)
+
+
+@pytest.mark.parametrize("grad", ["analytic", "autograd"])
+def test_a_non_finite_loss_stops_the_update_before_any_step(grad: str):
+    torch.manual_seed(0)
+    agent = ActorCritic(8, 4, (16,))
+    batch = off_policy_batch(agent, 64)
+    returns = batch.returns.clone().index_fill_(0, torch.tensor([5]), float("inf"))
+    batch = Batch(*batch[:5], returns)
+    ppo = PPO(agent, PPOSettings(minibatch_size=32, grad=grad), torch.Generator())
+    before = [p.detach().clone() for p in agent.parameters()]
+    with pytest.raises(DivergenceError, match="non-finite loss at update 1"):
+        ppo.update(batch, value_clip_range=0.2)
+    assert all(torch.equal(p, q) for p, q in zip(agent.parameters(), before, strict=True))
