@@ -107,7 +107,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("sweep", type=Path, nargs="+", help="sweep directories (their ok jobs are pooled)")
     ap.add_argument("--episodes", type=int, default=20, help="deterministic episodes per code and run")
-    ap.add_argument("--out", type=Path, default=Path("docs/results/infogail_styles/styles"))
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=Path("outputs/infogail_styles/styles"),
+        help="path stem of the .md, .json and .png (default under the untracked outputs/)",
+    )
     ap.add_argument(
         "--checkpoint",
         default="last.pt",
