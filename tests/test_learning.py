@@ -96,7 +96,7 @@ def test_gail_solves_cartpole_from_10_expert_episodes(tmp_path: Path):
 def test_infogail_separates_the_bundled_styles(tmp_path: Path):
     """InfoGAIL on the mixed left/right CartPole demonstrations: each code plays one demonstrator's style
     (>= 90% with the best code-to-label mapping) and keeps the expert's score (>= 475). The experiment's
-    recipe at seed 3, one of the 8 of 10 seeds that separate at commit c211049 (bench/RESULTS.md,
+    recipe at seed 3, one of the 9 of 10 seeds that separate at commit c211049 (bench/RESULTS.md,
     section 4); which seeds separate changes with the code's rounding."""
     from gailrun.config import ASSETS
     from gailrun.data.minari_io import read_dataset
