@@ -22,7 +22,7 @@ CONF = str(Path(__file__).resolve().parent.parent / "conf")
 PARTS = [
     ("rollout collection", [("collector.py", "collect")]),
     ("  env step (vector env)", [("vector_env.py", "step")]),
-    ("  policy: sampling actions, per step", [("networks.py", "sample")]),
+    ("  policy: sampling actions, per step", [("networks.py", "sample")]),  # ActorCritic.sampler's closure
     ("  policy: log-probs and values, once per rollout", [("collector.py", "_evaluate")]),
     ("PPO update", [("ppo.py", "update")]),
     ("  loss and gradient by hand (ppo_grad.py; default)", [("ppo_grad.py", "__call__")]),

@@ -41,31 +41,51 @@ def orthogonal_init(net: nn.Sequential, head_gain: float) -> None:
         nn.init.zeros_(layer.bias)
 
 
-def numpy_forward(net: nn.Sequential) -> Callable[[np.ndarray], np.ndarray]:
-    """`net`'s forward pass in NumPy, over arrays that share memory with its current weights.
+class NumpyMLP:
+    """An `mlp` (Linear layers with one kind of activation, Tanh or ReLU, between them) as NumPy arrays that
+    share memory with its torch weights, so it sees their in-place updates (build it again after a weight
+    is replaced).
 
-    For the rollout's per-step call on a few rows, where torch's per-module and per-operation overhead is
-    most of the cost (bench/RESULTS.md, section 5). It sees in-place updates of the weights; build it again
-    after a weight is replaced.
+    Why: on a few rows (the rollout's per-step call) or a minibatch of 64 (the update, ppo_grad.py), torch's
+    per-module and per-operation overhead is most of the cost (bench/RESULTS.md, section 5).
     """
-    steps: list[Callable[[np.ndarray], np.ndarray]] = []
-    for m in net:
-        if isinstance(m, nn.Linear):
-            w, b = m.weight.detach().numpy(), m.bias.detach().numpy()
-            steps.append(lambda x, w=w, b=b: x @ w.T + b)
-        elif isinstance(m, nn.Tanh):
-            steps.append(np.tanh)
-        elif isinstance(m, nn.ReLU):
-            steps.append(lambda x: np.maximum(x, 0.0))
-        else:
-            raise TypeError(f"numpy_forward: no NumPy form for {type(m).__name__}")
 
-    def forward(x: np.ndarray) -> np.ndarray:
-        for step in steps:
-            x = step(x)
-        return x
+    def __init__(self, net: nn.Sequential) -> None:
+        if not self.supports(net):
+            raise TypeError(f"NumpyMLP: {net} is not Linear layers with Tanh or ReLU between them")
+        linears = list(net)[::2]
+        self.relu = any(isinstance(m, nn.ReLU) for m in net)
+        self.weights = [m.weight.detach().numpy() for m in linears]
+        self.biases = [m.bias.detach().numpy() for m in linears]
 
-    return forward
+    @staticmethod
+    def supports(net: nn.Module) -> bool:
+        if not isinstance(net, nn.Sequential) or len(net) % 2 == 0:
+            return False
+        layers, acts = list(net)[::2], list(net)[1::2]
+        return (
+            all(isinstance(m, nn.Linear) and m.bias is not None for m in layers)
+            and len({type(m) for m in acts}) <= 1
+            and all(isinstance(m, nn.Tanh | nn.ReLU) for m in acts)
+        )
+
+    def activations(self, x: np.ndarray) -> list[np.ndarray]:
+        """Each layer's input, then the output (a backward pass needs them all)."""
+        hs = [x]
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            z = hs[-1] @ w.T
+            z += b
+            if i < last:
+                if self.relu:
+                    np.maximum(z, 0.0, out=z)
+                else:
+                    np.tanh(z, out=z)
+            hs.append(z)
+        return hs
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.activations(x)[-1]
 
 
 def sample_categorical(probs: np.ndarray, generator: torch.Generator | None = None) -> np.ndarray:
@@ -102,15 +122,11 @@ class ActorCritic(nn.Module):
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         return self.critic(obs).squeeze(-1)
 
-    @torch.no_grad()
-    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Sample actions from the policy: the rollout's per-step call, so nothing else is computed."""
-        return torch.from_numpy(sample_categorical(torch.softmax(self.actor(obs), dim=-1).numpy(), generator))
-
     def sampler(self) -> Callable[[np.ndarray, torch.Generator | None], np.ndarray]:
-        """`sample` on NumPy observations, with the actor's forward pass in NumPy over its current weights
-        (valid while they change in place: the collector builds one per rollout)."""
-        logits = numpy_forward(self.actor)
+        """Stochastic `act` for the rollout's loop: NumPy observations in, actions out, the actor's forward
+        pass in NumPy over its current weights (valid while they change in place: the collector builds one
+        per rollout)."""
+        logits = NumpyMLP(self.actor)
 
         def sample(obs: np.ndarray, generator: torch.Generator | None = None) -> np.ndarray:
             z = logits(obs)

@@ -148,16 +148,7 @@ class PPO:
         # The hand-written gradient (ppo_grad.py) for plain MLPs; autograd for everything else.
         self.analytic: AnalyticLoss | None = None
         if settings.grad == "analytic" and not settings.compile and AnalyticLoss.supports(agent):
-            self.analytic = AnalyticLoss(
-                agent,
-                self.optimizer,
-                clip_eps=settings.clip_eps,
-                ent_coef=settings.ent_coef,
-                vf_coef=settings.vf_coef,
-                norm_adv=settings.norm_adv,
-                policy_noclip=settings.policy_noclip,
-                value_clip=settings.value_clip,
-            )
+            self.analytic = AnalyticLoss(agent, self.optimizer, settings)
 
     def _minibatch_losses(
         self, mb: Batch, value_clip_range: float, train_policy: bool

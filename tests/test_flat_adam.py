@@ -101,21 +101,24 @@ def test_sampled_actions_follow_the_policy():
     n = 20_000
     counts = torch.zeros(5, 4)
     for _ in range(n):
-        counts[torch.arange(5), agent.sample(obs, g)] += 1
+        counts[torch.arange(5), agent.act(obs, generator=g)[0]] += 1
     stderr = (probs * (1 - probs) / n).sqrt()
     assert ((counts / n - probs).abs() <= 5 * stderr + 1e-4).all()
 
 
-def test_the_rollouts_numpy_sampler_draws_what_sample_draws():
-    """The collector's sampler (actor in NumPy) and `sample` (in torch) take the same uniform per row, so
-    they agree except where float rounding moves a probability across a uniform (never, here)."""
+def test_the_rollouts_numpy_sampler_draws_what_stochastic_act_draws():
+    """The collector's sampler (actor in NumPy) and stochastic `act` (in torch, used by evaluation) take the
+    same uniform per row, so they agree except where float rounding moves a probability across a uniform
+    (never, here)."""
     torch.manual_seed(0)
     agent = ActorCritic(8, 4, (64, 64), "relu")
     obs = torch.randn(16, 8)
     sampler = agent.sampler()
     g_torch, g_numpy = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     for _ in range(500):
-        np.testing.assert_array_equal(sampler(obs.numpy(), g_numpy), agent.sample(obs, g_torch).numpy())
+        np.testing.assert_array_equal(
+            sampler(obs.numpy(), g_numpy), agent.act(obs, generator=g_torch)[0].numpy()
+        )
     with torch.no_grad():
         agent.actor[0].weight.mul_(2.0)  # an in-place update, as Adam's
-    np.testing.assert_array_equal(sampler(obs.numpy(), g_numpy), agent.sample(obs, g_torch).numpy())
+    np.testing.assert_array_equal(sampler(obs.numpy(), g_numpy), agent.act(obs, generator=g_torch)[0].numpy())
