@@ -1,6 +1,9 @@
 """Behaviour cloning: cross-entropy of the policy's logits on expert (s, a) pairs.
 
-Used on its own (`algo=bc`) and to pretrain GAIL's policy (`algo.bc_pretrain_epochs`). Two defects of the
+Used on its own (`algo=bc`) and to pretrain GAIL's and InfoGAIL's policy (`algo.bc_pretrain_epochs`). The
+expert data carries no latent codes, so for InfoGAIL each transition is shown with a uniformly drawn code:
+the pretrained policy plays the demonstrations' mixture whatever its code, and the codes part only in the
+RL phase (InfoGAIL's paper also starts from a behaviour-cloned policy). Two defects of the
 original code are avoided: the loss takes logits, not softmax probabilities (softmax twice), and the
 observation normalizer is fitted once on the training split and frozen, not rebuilt per validation batch.
 """
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from gailrun.codes import with_code
 from gailrun.data.episodes import Transitions
 from gailrun.errors import DataError, DivergenceError
 from gailrun.networks import ActorCritic
@@ -38,6 +42,7 @@ class BehaviourCloning:
         data: Transitions,
         settings: BCSettings,
         generator: torch.Generator,
+        n_codes: int = 0,
     ) -> None:
         n = len(data)
         n_val = round(n * settings.val_fraction)
@@ -50,9 +55,13 @@ class BehaviourCloning:
             obs_norm.update(data.obs[train_idx])
         obs_norm.training = False
         self.obs_norm = obs_norm
-        self.train_obs = torch.from_numpy(obs_norm(data.obs[train_idx]))
+        obs = obs_norm(data.obs)
+        if n_codes:
+            codes = torch.randint(0, n_codes, (n,), generator=generator).numpy()
+            obs = with_code(obs, codes, n_codes)
+        self.train_obs = torch.from_numpy(obs[train_idx])
         self.train_act = torch.from_numpy(data.actions[train_idx])
-        self.val_obs = torch.from_numpy(obs_norm(data.obs[val_idx]))
+        self.val_obs = torch.from_numpy(obs[val_idx])
         self.val_act = torch.from_numpy(data.actions[val_idx])
         self.agent, self.s, self.generator = agent, settings, generator
         self.optimizer = torch.optim.Adam(agent.actor.parameters(), lr=settings.lr)
@@ -109,9 +118,10 @@ def pretrain(
     data: Transitions,
     settings: BCSettings,
     generator: torch.Generator,
+    n_codes: int = 0,
 ) -> list[dict[str, float]]:
     """Run `settings.epochs` of BC on the actor (GAIL's BC pretraining); returns each epoch's metrics."""
-    bc = BehaviourCloning(agent, obs_norm, data, settings, generator)
+    bc = BehaviourCloning(agent, obs_norm, data, settings, generator, n_codes)
     history = [bc.epoch() for _ in range(settings.epochs)]
     obs_norm.training = True  # the RL phase keeps updating the statistics
     return history

@@ -29,6 +29,23 @@ from gailrun.rollout import Rollout
 INFO_METRICS = ("infogail/posterior_loss", "infogail/posterior_acc", "infogail/info_reward")
 
 
+def code_return_metrics(n_codes: int) -> list[str]:
+    """One env-return column per code: a code that learns to fall shows here long before evaluation."""
+    return [f"infogail/return_code{k}" for k in range(n_codes)]
+
+
+def returns_by_code(
+    returns: Sequence[float], end_rows: Sequence[tuple[int, int]], codes: np.ndarray, n_codes: int
+) -> dict[str, float | None]:
+    """Mean env return of the episodes that ended in a rollout, per code (None for a code with none)."""
+    ended = np.array([codes[t, i] for t, i in end_rows], dtype=np.int64)
+    values = np.asarray(returns, dtype=np.float64)
+    names = code_return_metrics(n_codes)
+    return {
+        names[k]: float(values[ended == k].mean()) if (ended == k).any() else None for k in range(n_codes)
+    }
+
+
 class Posterior(torch.nn.Module):
     """Q(c | s, a): logits over codes from [normalized obs, one-hot action]."""
 

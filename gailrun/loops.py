@@ -23,7 +23,7 @@ from gailrun.data.expert import ExpertData, load_expert
 from gailrun.envs import EnvInfo, make_vec_env, seed_vec_env
 from gailrun.errors import GailrunError
 from gailrun.gail import GAIL_METRICS, Discriminator, GailRewardHook, GailSettings, absorbing_mode
-from gailrun.infogail import INFO_METRICS, InfoGailRewardHook, Posterior
+from gailrun.infogail import INFO_METRICS, InfoGailRewardHook, Posterior, code_return_metrics, returns_by_code
 from gailrun.loggers import BASE_METRICS
 from gailrun.networks import ActorCritic
 from gailrun.normalize import ObsNormalizer, ReturnScaler
@@ -179,7 +179,12 @@ class OnPolicyLoop:
         if epochs > 0:
             assert expert is not None, "BC pretraining needs expert data"
             self.pretrain_history = pretrain(
-                agent, obs_norm, expert.transitions, bc_settings(cfg.algo.bc_pretrain, epochs), generator
+                agent,
+                obs_norm,
+                expert.transitions,
+                bc_settings(cfg.algo.bc_pretrain, epochs),
+                generator,
+                n_codes,
             )
         if str(cfg.algo.name) in ("gail", "infogail"):
             assert expert is not None, "GAIL needs expert data"
@@ -218,7 +223,7 @@ class OnPolicyLoop:
         rng = np.random.default_rng(int(cfg.seed))
         if str(cfg.algo.name) != "infogail":
             return GailRewardHook(disc, settings, expert, int(cfg.env.num_envs), generator, rng)
-        self.metric_names += [*INFO_METRICS]
+        self.metric_names += [*INFO_METRICS, *code_return_metrics(n_codes_of(cfg))]
         q = cfg.algo.posterior
         posterior = Posterior(info.obs_dim, info.n_actions, n_codes_of(cfg), [int(h) for h in q.hidden])
         return InfoGailRewardHook(
@@ -245,6 +250,12 @@ class OnPolicyLoop:
         self.ppo.aux_sum = 0.0
         result = self.iteration.step()
         result.metrics["charts/learning_rate"] = self.ppo.lr
+        n_codes = n_codes_of(self.cfg)
+        if n_codes and result.episodes is not None:
+            episodes = result.episodes
+            result.metrics.update(
+                returns_by_code(episodes.returns, episodes.end_rows, self.rollout.codes, n_codes)
+            )
         if self.ppo.aux_loss is not None:
             minibatches = max(1, result.metrics.get("losses/epochs_run") or 1) * -(
                 -self.rollout.num_valid // self.ppo.s.minibatch_size
@@ -327,8 +338,6 @@ def build_loop(
 ) -> OnPolicyLoop | BCLoop:
     name = str(cfg.algo.name)
     if name in ("ppo", "gail", "infogail"):
-        if name == "infogail" and int(cfg.algo.bc_pretrain_epochs) > 0:
-            raise GailrunError("algo=infogail cannot use BC pretraining: the expert data carries no codes")
         needs_expert = (
             name != "ppo" or int(cfg.algo.bc_pretrain_epochs) > 0 or float(cfg.algo.get("bc_weight") or 0) > 0
         )
