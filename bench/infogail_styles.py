@@ -19,7 +19,14 @@ import numpy as np
 
 from gailrun.data.minari_io import read_dataset
 from gailrun.policy import load_policy
-from gailrun.styles import BETWEEN, best_mapping_accuracy, label_centres, play_code, style_statistic
+from gailrun.styles import (
+    BETWEEN,
+    best_mapping_accuracy,
+    label_centres,
+    play_code,
+    style_statistic,
+    styles_reproduced,
+)
 from gailrun.sweep import find_jobs
 
 
@@ -47,6 +54,7 @@ def measure(run_dir: Path, episodes: int, centres: dict[str, float], checkpoint:
                 "stats": rep.stats.tolist(),
             }
         )
+    out["styles_reproduced"] = styles_reproduced([r.labels for r in reports], list(centres))
     if policy.n_codes:
         all_codes = [r.code for r in reports for _ in r.labels]
         all_labels = [lab for r in reports for lab in r.labels]
@@ -142,20 +150,22 @@ def main() -> None:
         f"Each row: {args.episodes} deterministic episodes per code of each run's {args.checkpoint},",
         "seed 10000. An episode has a demonstrator's style when its mean cart position is nearer that",
         "demonstrator's mean than the average of both (else it is *between*, never a match); accuracy uses",
-        "the best code-to-label mapping.",
+        "the best code-to-label mapping. A style is reproduced when some code (or GAIL's policy) plays it in",
+        ">= 90% of its episodes.",
         "",
         f"| algo | seed | code | return | mean cart position | episodes {' / '.join(labels)} "
-        "| style accuracy |",
-        "| --- | ---: | --- | ---: | ---: | --- | ---: |",
+        "| style accuracy | styles reproduced |",
+        "| --- | ---: | --- | ---: | ---: | --- | ---: | --- |",
     ]
     for r in sorted(results, key=lambda r: (r["algo"], r["seed"])):
         for pc in r["per_code"]:
             counts = " / ".join(str(pc["labels"].get(lab, 0)) for lab in labels)
             acc = f"{100 * r['accuracy']:.0f}%" if "accuracy" in r else "n/a"
             code = "-" if pc["code"] is None else f"{pc['code']} -> {r['mapping'].get(str(pc['code']))}"
+            reproduced = ", ".join(r["styles_reproduced"]) or "none"
             lines.append(
                 f"| {r['algo']} | {r['seed']} | {code} | {pc['return_mean']:.1f} +- {pc['return_std']:.1f} | "
-                f"{pc['style_mean']:+.2f} +- {pc['style_std']:.2f} | {counts} | {acc} |"
+                f"{pc['style_mean']:+.2f} +- {pc['style_std']:.2f} | {counts} | {acc} | {reproduced} |"
             )
     lines += ["", *verdict(results, labels)]
     table = "\n".join(lines) + "\n"
@@ -186,10 +196,16 @@ def verdict(results: list[dict], labels: list[str]) -> list[str]:
         between = [
             r for r in gail if r["per_code"][0]["labels"].get(BETWEEN, 0) > len(r["per_code"][0]["stats"]) / 2
         ]
+        one = [r for r in gail if len(r["styles_reproduced"]) == 1]
         out.append(
-            f"GAIL: {len(between)} of {len(gail)} seeds play between the styles (most episodes *between*); "
-            f"the others do not (see the rows above)."
+            f"GAIL: {len(between)} of {len(gail)} seeds play between the styles (most episodes *between*), "
+            f"{len(one)} reproduce one demonstrator's style only, "
+            f"{sum(len(r['styles_reproduced']) == len(labels) - 1 for r in gail)} reproduce both."
         )
+    for name, runs in (("InfoGAIL", info), ("GAIL", gail)):
+        if runs:
+            n = np.array([len(r["styles_reproduced"]) for r in runs])
+            out.append(f"Styles reproduced per seed, {name}: {n.mean():.1f} of {len(labels) - 1} on average.")
     return out
 
 

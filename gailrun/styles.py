@@ -61,6 +61,18 @@ def best_mapping_accuracy(
     return best, best_map
 
 
+def styles_reproduced(
+    labels_per_code: Sequence[Sequence[str]], label_set: Sequence[str], share: float = 0.9
+) -> list[str]:
+    """The demonstrators' styles that some code plays in at least `share` of its episodes: the comparison
+    that also applies to a policy without codes (plain GAIL reproduces at most one style, InfoGAIL all)."""
+    found = []
+    for label in label_set:
+        if any(labels and labels.count(label) >= share * len(labels) for labels in labels_per_code):
+            found.append(label)
+    return found
+
+
 @dataclass
 class CodeReport:
     code: int | None  # None: a policy without codes (plain GAIL)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
-import pytest
 import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
@@ -17,7 +16,7 @@ from gailrun.infogail import InfoGailRewardHook, Posterior
 from gailrun.networks import ActorCritic
 from gailrun.normalize import ObsNormalizer
 from gailrun.rollout import Rollout
-from gailrun.styles import best_mapping_accuracy, classify
+from gailrun.styles import best_mapping_accuracy, classify, styles_reproduced
 from tests.helpers import read_json, run_cli
 from tests.test_gail import cartpole_expert, fake_rollout
 
@@ -89,6 +88,11 @@ def test_mapping_accuracy_and_classification():
     assert styles == ["left", "between", "between", "right", "right"]
     # An episode "between" the styles never matches one, whatever the mapping.
     assert best_mapping_accuracy([0, 0, 1, 1], ["l", "between", "r", "r"], ["l", "r"])[0] == 0.75
+    # Styles reproduced: a code counts for a style when >= 90% of its episodes play it; GAIL has one "code".
+    assert styles_reproduced([["l"] * 10, ["r"] * 9 + ["between"]], ["l", "r"]) == ["l", "r"]
+    assert styles_reproduced([["l"] * 10, ["r"] * 8 + ["between"] * 2], ["l", "r"]) == ["l"]
+    assert styles_reproduced([["between"] * 10], ["l", "r"]) == []
+    assert styles_reproduced([["r"] * 10], ["l", "r"]) == ["r"]
 
 
 def test_infogail_cli_train_and_eval_with_a_code(tmp_path: Path):
