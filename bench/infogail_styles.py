@@ -127,8 +127,20 @@ def main() -> None:
         help="which checkpoint of each run (last.pt: the final policy; CartPole saturates the true score, "
         "and so best.pt, long before the codes separate)",
     )
+    ap.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="OVERRIDE",
+        help="drop the jobs that override this key with another value (e.g. algo.d_epochs=5); repeatable",
+    )
     args = ap.parse_args()
-    jobs = [j for sweep in args.sweep for j in find_jobs(sweep) if j.status == "ok"]
+    jobs = [
+        j
+        for sweep in args.sweep
+        for j in find_jobs(sweep)
+        if j.status == "ok" and all(_keeps(j.overrides, o) for o in args.only)
+    ]
     demos = read_dataset(
         json.loads((jobs[0].path / "summary.json").read_text()).get("expert_path")
         or _expert_path(jobs[0].path)
@@ -167,10 +179,11 @@ def main() -> None:
                 f"| {r['algo']} | {r['seed']} | {code} | {pc['return_mean']:.1f} +- {pc['return_std']:.1f} | "
                 f"{pc['style_mean']:+.2f} +- {pc['style_std']:.2f} | {counts} | {acc} | {reproduced} |"
             )
-    lines += ["", *verdict(results, labels)]
+    lines += ["", *verdict(results, labels), "", *per_seed(results)]
     table = "\n".join(lines) + "\n"
     args.out.with_suffix(".md").write_text(
-        f"# InfoGAIL style separation\n\nSweeps: {', '.join(f'`{d}`' for d in args.sweep)}\n\n{table}"
+        f"# InfoGAIL style separation\n\nSweeps: {', '.join(f'`{d}`' for d in args.sweep)}"
+        f"{' (jobs with ' + ', '.join(f'`{o}`' for o in args.only) + ')' if args.only else ''}\n\n{table}"
         f"\n![styles]({args.out.with_suffix('.png').name})\n"
     )
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=1))
@@ -207,6 +220,34 @@ def verdict(results: list[dict], labels: list[str]) -> list[str]:
             n = np.array([len(r["styles_reproduced"]) for r in runs])
             out.append(f"Styles reproduced per seed, {name}: {n.mean():.1f} of {len(labels) - 1} on average.")
     return out
+
+
+def _keeps(overrides: list[str], only: str) -> bool:
+    key = only.split("=", 1)[0] + "="
+    return only in overrides or not any(o.startswith(key) for o in overrides)
+
+
+def per_seed(results: list[dict]) -> list[str]:
+    """One row per seed, both algorithms side by side: each code's style, position and return."""
+
+    def cell(pc: dict, r: dict) -> str:
+        style = max(pc["labels"], key=pc["labels"].get)  # what most of its episodes play, not the mapping
+        return f"{style} {pc['style_mean']:+.2f}, {pc['return_mean']:.1f} +- {pc['return_std']:.1f}"
+
+    seeds = sorted({r["seed"] for r in results})
+    lines = [
+        "| seed | InfoGAIL, each code: most episodes' style, mean cart position, return | accuracy "
+        "| GAIL: the same |",
+        "| ---: | --- | ---: | --- |",
+    ]
+    for seed in seeds:
+        info = [r for r in results if r["seed"] == seed and "accuracy" in r]
+        gail = [r for r in results if r["seed"] == seed and "accuracy" not in r]
+        codes = "; ".join(cell(pc, r) for r in info for pc in r["per_code"]) or "-"
+        acc = " ".join(f"{100 * r['accuracy']:.0f}%" for r in info) or "-"
+        plain = "; ".join(cell(r["per_code"][0], r) for r in gail) or "-"
+        lines.append(f"| {seed} | {codes} | {acc} | {plain} |")
+    return lines
 
 
 def _expert_path(run_dir: Path) -> str:
