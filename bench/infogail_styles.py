@@ -179,7 +179,7 @@ def main() -> None:
                 f"| {r['algo']} | {r['seed']} | {code} | {pc['return_mean']:.1f} +- {pc['return_std']:.1f} | "
                 f"{pc['style_mean']:+.2f} +- {pc['style_std']:.2f} | {counts} | {acc} | {reproduced} |"
             )
-    lines += ["", *verdict(results, labels), "", *per_seed(results)]
+    lines += ["", *verdict(results, len(centres)), "", *per_seed(results)]
     table = "\n".join(lines) + "\n"
     args.out.with_suffix(".md").write_text(
         f"# InfoGAIL style separation\n\nSweeps: {', '.join(f'`{d}`' for d in args.sweep)}"
@@ -190,7 +190,7 @@ def main() -> None:
     print(table)
 
 
-def verdict(results: list[dict], labels: list[str]) -> list[str]:
+def verdict(results: list[dict], n_styles: int) -> list[str]:
     """The issue's two criteria over seeds: InfoGAIL's separation at >= 90% with every code at the expert's
     level (CartPole >= 475), and whether plain GAIL sits between the styles."""
     info = [r for r in results if "accuracy" in r]
@@ -213,12 +213,12 @@ def verdict(results: list[dict], labels: list[str]) -> list[str]:
         out.append(
             f"GAIL: {len(between)} of {len(gail)} seeds play between the styles (most episodes *between*), "
             f"{len(one)} reproduce one demonstrator's style only, "
-            f"{sum(len(r['styles_reproduced']) == len(labels) - 1 for r in gail)} reproduce both."
+            f"{sum(len(r['styles_reproduced']) == n_styles for r in gail)} reproduce both."
         )
     for name, runs in (("InfoGAIL", info), ("GAIL", gail)):
         if runs:
             n = np.array([len(r["styles_reproduced"]) for r in runs])
-            out.append(f"Styles reproduced per seed, {name}: {n.mean():.1f} of {len(labels) - 1} on average.")
+            out.append(f"Styles reproduced per seed, {name}: {n.mean():.1f} of {n_styles} on average.")
     return out
 
 
@@ -230,7 +230,7 @@ def _keeps(overrides: list[str], only: str) -> bool:
 def per_seed(results: list[dict]) -> list[str]:
     """One row per seed, both algorithms side by side: each code's style, position and return."""
 
-    def cell(pc: dict, r: dict) -> str:
+    def cell(pc: dict) -> str:
         style = max(pc["labels"], key=pc["labels"].get)  # what most of its episodes play, not the mapping
         return f"{style} {pc['style_mean']:+.2f}, {pc['return_mean']:.1f} +- {pc['return_std']:.1f}"
 
@@ -243,9 +243,9 @@ def per_seed(results: list[dict]) -> list[str]:
     for seed in seeds:
         info = [r for r in results if r["seed"] == seed and "accuracy" in r]
         gail = [r for r in results if r["seed"] == seed and "accuracy" not in r]
-        codes = "; ".join(cell(pc, r) for r in info for pc in r["per_code"]) or "-"
+        codes = "; ".join(cell(pc) for r in info for pc in r["per_code"]) or "-"
         acc = " ".join(f"{100 * r['accuracy']:.0f}%" for r in info) or "-"
-        plain = "; ".join(cell(r["per_code"][0], r) for r in gail) or "-"
+        plain = "; ".join(cell(r["per_code"][0]) for r in gail) or "-"
         lines.append(f"| {seed} | {codes} | {acc} | {plain} |")
     return lines
 

@@ -3,7 +3,7 @@
 Used on its own (`algo=bc`) and to pretrain GAIL's and InfoGAIL's policy (`algo.bc_pretrain_epochs`). The
 expert data carries no latent codes, so for InfoGAIL each transition is shown with a uniformly drawn code:
 the pretrained policy plays the demonstrations' mixture whatever its code, and the codes part only in the
-RL phase (InfoGAIL's paper also starts from a behaviour-cloned policy). Two defects of the
+RL phase. Two defects of the
 original code are avoided: the loss takes logits, not softmax probabilities (softmax twice), and the
 observation normalizer is fitted once on the training split and frozen, not rebuilt per validation batch.
 """

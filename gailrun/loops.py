@@ -160,7 +160,7 @@ class OnPolicyLoop:
         first_obs = seed_vec_env(self.envs, int(cfg.seed))
         resumable = isinstance(self.envs, SyncVectorEnv) or hasattr(self.envs, "replay")
         replay = ReplayLog(self.envs, int(cfg.seed)) if resumable else None
-        n_codes = n_codes_of(cfg)
+        self.n_codes = n_codes = n_codes_of(cfg)
         codes = LatentCodes(n_codes, num_envs, np.random.default_rng(int(cfg.seed) + 1)) if n_codes else None
         self.collector = Collector(self.envs, agent, obs_norm, first_obs, generator, replay, codes)
         self.rollout = Rollout(int(cfg.algo.num_steps), num_envs, info.obs_dim, info.obs_dim + n_codes)
@@ -223,9 +223,9 @@ class OnPolicyLoop:
         rng = np.random.default_rng(int(cfg.seed))
         if str(cfg.algo.name) != "infogail":
             return GailRewardHook(disc, settings, expert, int(cfg.env.num_envs), generator, rng)
-        self.metric_names += [*INFO_METRICS, *code_return_metrics(n_codes_of(cfg))]
+        self.metric_names += [*INFO_METRICS, *code_return_metrics(self.n_codes)]
         q = cfg.algo.posterior
-        posterior = Posterior(info.obs_dim, info.n_actions, n_codes_of(cfg), [int(h) for h in q.hidden])
+        posterior = Posterior(info.obs_dim, info.n_actions, self.n_codes, [int(h) for h in q.hidden])
         return InfoGailRewardHook(
             disc,
             settings,
@@ -250,11 +250,10 @@ class OnPolicyLoop:
         self.ppo.aux_sum = 0.0
         result = self.iteration.step()
         result.metrics["charts/learning_rate"] = self.ppo.lr
-        n_codes = n_codes_of(self.cfg)
-        if n_codes and result.episodes is not None:
+        if self.n_codes and result.episodes is not None:
             episodes = result.episodes
             result.metrics.update(
-                returns_by_code(episodes.returns, episodes.end_rows, self.rollout.codes, n_codes)
+                returns_by_code(episodes.returns, episodes.end_rows, self.rollout.codes, self.n_codes)
             )
         if self.ppo.aux_loss is not None:
             minibatches = max(1, result.metrics.get("losses/epochs_run") or 1) * -(

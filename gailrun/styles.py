@@ -64,8 +64,8 @@ def best_mapping_accuracy(
 def styles_reproduced(
     labels_per_code: Sequence[Sequence[str]], label_set: Sequence[str], share: float = 0.9
 ) -> list[str]:
-    """The demonstrators' styles that some code plays in at least `share` of its episodes: the comparison
-    that also applies to a policy without codes (plain GAIL reproduces at most one style, InfoGAIL all)."""
+    """The demonstrators' styles that some code plays in at least `share` of its episodes: a comparison
+    that also applies to a policy without codes (plain GAIL: one "code"), unlike code-to-label accuracy."""
     found = []
     for label in label_set:
         if any(labels and labels.count(label) >= share * len(labels) for labels in labels_per_code):
