@@ -6,11 +6,13 @@ PY := $(VENV)/bin/python
 GAILRUN := $(VENV)/bin/gailrun
 STAMP := $(VENV)/.installed
 RUN_DIR ?= outputs/make-run
+# Test processes: each test runs its CLI commands one at a time, so two workers keep two cores busy.
+TEST_WORKERS ?= 2
 # The main job: GAIL (disc=same) on the bundled LunarLander expert data, 3 trajectories, a few minutes.
 RUN_ARGS ?= algo=gail disc=same preset=gail_lunarlander train.total_steps=300000
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-full lint format bench experts clean
+.PHONY: help setup run test test-full lint format bench bench-startup bench-learning experts clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,10 +34,10 @@ run: setup ## GAIL on LunarLander-v3 from the bundled expert data (minutes), the
 	$(GAILRUN) eval ckpt=$(RUN_DIR)/best_irl.pt episodes=100 seed=9999
 
 test: setup ## Run the tests (without the slow ones), including a real CartPole learning check
-	$(PY) -m pytest -m "not slow" -q
+	$(PY) -m pytest -m "not slow" -q -n $(TEST_WORKERS) --dist loadfile
 
 test-full: setup ## Run every test, slow learning checks included
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: setup ## ruff check and format check
 	$(VENV)/bin/ruff check gailrun tests bench
@@ -48,6 +50,12 @@ format: setup ## Apply ruff's fixes and formatting
 bench: setup ## Measure throughput vs the raw env rate and SB3; writes bench/RESULTS.md
 	$(PY) -m pip install -q -e ".[bench]"
 	$(PY) bench/throughput.py --write bench/RESULTS.md
+
+bench-startup: setup ## Start-up of train / show-config / eval vs `import torch, gymnasium`; writes bench/RESULTS.md
+	$(PY) bench/startup.py --write bench/RESULTS.md
+
+bench-learning: setup ## Every learning check over seeds 1-8 and three CPU kernel settings (about 30 min); bench/RESULTS.md
+	$(PY) bench/learning_seeds.py --seeds 1-8 --write bench/RESULTS.md
 
 ASSETS := gailrun/assets
 experts: setup ## Retrain the bundled PPO experts and re-record their demonstration datasets

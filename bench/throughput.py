@@ -20,13 +20,14 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import results_md
 
 ENV_ID = "LunarLander-v3"
 NUM_ENVS, NUM_STEPS = 16, 1024
@@ -334,14 +335,7 @@ def report(r: dict[str, dict | None], steps: int, rounds: int, command: str) -> 
 
 
 def write_section(path: Path, body: str) -> None:
-    start, end = "<!-- bench:throughput:start -->", "<!-- bench:throughput:end -->"
-    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
-    block = f"{start}\n{body}\n{end}"
-    if start in text:
-        text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n## Speed (`make bench`)\n\n" + block + "\n"
-    path.write_text(text)
+    results_md.write_section(path, "throughput", body, "## Speed (`make bench`)")
 
 
 def main() -> None:

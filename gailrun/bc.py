@@ -10,8 +10,10 @@ observation normalizer is fitted once on the training split and frozen, not rebu
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -20,6 +22,8 @@ from gailrun.data.episodes import Transitions
 from gailrun.errors import DataError, DivergenceError
 from gailrun.networks import ActorCritic
 from gailrun.normalize import ObsNormalizer
+
+log = logging.getLogger("gailrun")
 
 BC_METRICS = ("bc/train_loss", "bc/train_acc", "bc/val_loss", "bc/val_acc", "bc/epoch")
 
@@ -45,11 +49,9 @@ class BehaviourCloning:
         n_codes: int = 0,
     ) -> None:
         n = len(data)
-        n_val = round(n * settings.val_fraction)
-        if n - n_val < 1:
+        train_idx, val_idx = split_by_episode(data, settings.val_fraction, generator)
+        if len(train_idx) < 1:
             raise DataError(f"only {n} expert transitions; BC needs more data or a smaller algo.val_fraction")
-        perm = torch.randperm(n, generator=generator).numpy()
-        train_idx, val_idx = perm[n_val:], perm[:n_val]
         if obs_norm.enabled:
             obs_norm.training = True
             obs_norm.update(data.obs[train_idx])
@@ -66,6 +68,10 @@ class BehaviourCloning:
         self.agent, self.s, self.generator = agent, settings, generator
         self.optimizer = torch.optim.Adam(agent.actor.parameters(), lr=settings.lr)
         self.epochs_done = 0
+
+    @property
+    def has_validation(self) -> bool:
+        return self.val_act.shape[0] > 0
 
     def epoch(self) -> dict[str, float]:
         n = self.train_act.shape[0]
@@ -112,6 +118,32 @@ class BehaviourCloning:
         return loss, acc
 
 
+def split_by_episode(
+    data: Transitions, val_fraction: float, generator: torch.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of the training and validation split, whole episodes on each side.
+
+    Consecutive states of one episode are near-duplicates: a split by transition would judge the validation
+    loss (and so best.pt) on states the model was trained on. `round(episodes * val_fraction)` episodes, at
+    least one, are held out; with fewer than 2 episodes there is no validation split (best.pt is then the
+    last epoch, see `has_validation`).
+    """
+    episodes = np.unique(data.episode_index)
+    n_val = 0
+    if val_fraction > 0 and len(episodes) >= 2:
+        n_val = min(len(episodes) - 1, max(1, round(len(episodes) * val_fraction)))
+    elif val_fraction > 0:
+        log.warning(
+            "bc: only %d expert episode(s): no validation split (it needs 2 episodes); best.pt is the last "
+            "epoch",
+            len(episodes),
+        )
+    held_out = episodes[torch.randperm(len(episodes), generator=generator).numpy()[:n_val]]
+    in_val = np.isin(data.episode_index, held_out)
+    rows = np.arange(len(data))
+    return rows[~in_val], rows[in_val]
+
+
 def pretrain(
     agent: ActorCritic,
     obs_norm: ObsNormalizer,
@@ -127,17 +159,12 @@ def pretrain(
     return history
 
 
-def accuracy(agent: ActorCritic, obs_norm: ObsNormalizer, data: Transitions) -> float:
-    with torch.no_grad():
-        logits = agent.logits(torch.from_numpy(obs_norm(data.obs)))
-    return float((logits.argmax(-1).numpy() == data.actions).mean())
-
-
 class BCRegularizer:
     """`weight` x cross-entropy of the policy's logits on a random expert minibatch, added to each PPO
     minibatch of GAIL (BC+GAIL, e.g. Jena et al. 2020): with few demonstrations, the policy keeps the
     expert's actions on the expert's states while the discriminator's reward covers the states the
-    demonstrations never reached."""
+    demonstrations never reached. For InfoGAIL each expert state is shown with a uniformly drawn code, as
+    in BC pretraining: the demonstrations carry no codes."""
 
     def __init__(
         self,
@@ -147,12 +174,16 @@ class BCRegularizer:
         weight: float,
         batch_size: int,
         generator: torch.Generator,
+        n_codes: int = 0,
     ) -> None:
         self.agent, self.obs_norm, self.weight = agent, obs_norm, float(weight)
         self.raw_obs, self.actions = data.obs, torch.from_numpy(data.actions)
-        self.batch_size, self.generator = int(batch_size), generator
+        self.batch_size, self.generator, self.n_codes = int(batch_size), generator, int(n_codes)
 
     def __call__(self) -> torch.Tensor:
         idx = torch.randint(0, len(self.actions), (self.batch_size,), generator=self.generator)
-        obs = torch.from_numpy(self.obs_norm(self.raw_obs[idx.numpy()]))
-        return self.weight * F.cross_entropy(self.agent.logits(obs), self.actions[idx])
+        obs = self.obs_norm(self.raw_obs[idx.numpy()])
+        if self.n_codes:
+            codes = torch.randint(0, self.n_codes, (self.batch_size,), generator=self.generator).numpy()
+            obs = with_code(obs, codes, self.n_codes)
+        return self.weight * F.cross_entropy(self.agent.logits(torch.from_numpy(obs)), self.actions[idx])

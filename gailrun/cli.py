@@ -155,7 +155,7 @@ def sweep(ctx: typer.Context, overrides: list[str] = Overrides) -> None:
 
 @app.command()
 def summarize(sweep_dir: Annotated[Path, typer.Argument(help="The sweep directory of a multirun.")]) -> None:
-    """Summarize a sweep: mean, std and 95% bootstrap CI over seeds per configuration (CSV, Markdown)."""
+    """Summarize a sweep: mean, std and 95% Student-t CI over seeds per configuration (CSV, Markdown)."""
     from gailrun.errors import GailrunError
     from gailrun.sweep import summarize as write_summary
 

@@ -20,6 +20,17 @@ scores, so its return includes D's verdict on the absorbing state forever, not z
   LunarLander landing) it cannot tell a landing from a crash;
 - `final`: the absorbing state keeps the terminal observation (an absorbing state per way of ending), so D
   judges how an episode ended: at rest on the pad like the expert, or crashed.
+The hook returns the absorbing state's per-step reward r_abs beside the per-step rewards, not folded into
+the terminal row: reward scaling and clipping (`reward_std`, `reward_clip`) act on r_abs as on any step's
+reward, as DAC's absorbing transitions are, and only then is its discounted sum gamma * r_abs / (1 - gamma)
+added (`with_absorbing_value`). Clipping the folded sum would squash the absorbing state's value.
+
+`relabel_with` says which D scores the rollout:
+- `updated`: D after its update on this very rollout (up to `d_epochs` passes over it). The recipes use it:
+  every measurement in bench/RESULTS.md was made with it, and D's freshest verdict is the one the update
+  already fitted on these pairs.
+- `collected`: D as it was when the rollout was collected, as OpenAI baselines and imitation do: the reward
+  the policy optimizes was not fitted on the same samples, so D's overfitting to them cannot shape it.
 """
 
 from __future__ import annotations
@@ -39,6 +50,7 @@ from gailrun.data.expert import ExpertData
 from gailrun.errors import DivergenceError, GailrunError
 from gailrun.networks import mlp
 from gailrun.normalize import ObsNormalizer
+from gailrun.relabel import Relabel, with_absorbing_value
 from gailrun.rng import generator_state, set_generator_state
 from gailrun.rollout import Rollout
 
@@ -69,6 +81,7 @@ def reward_from_logits(logits: torch.Tensor, form: str) -> torch.Tensor:
 
 
 ABSORBING_MODES = ("none", "dac", "final")
+RELABEL_WITH = ("updated", "collected")
 
 
 def absorbing_mode(value: object) -> str:
@@ -94,9 +107,14 @@ class GailSettings:
     early_stop_expert_acc: float | None = None
     early_stop_learner_acc: float | None = None
     gamma: float = 0.99
+    relabel_with: str = "updated"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "absorbing", absorbing_mode(self.absorbing))
+        if self.relabel_with not in RELABEL_WITH:
+            raise GailrunError(
+                f"algo.relabel_with={self.relabel_with!r} is unknown; choose one of {', '.join(RELABEL_WITH)}"
+            )
 
 
 class Discriminator(nn.Module):
@@ -283,37 +301,56 @@ class GailRewardHook:
 
     # ----- step 2: the reward relabel ----------------------------------------------------------------
     @torch.no_grad()
-    def rewards(self, r: Rollout, norm: ObsNormalizer) -> np.ndarray:
-        """D's reward for every row; autoreset rows get 0; terminal rows add the absorbing state's value."""
+    def relabel(self, r: Rollout, norm: ObsNormalizer) -> tuple[np.ndarray, np.ndarray | None]:
+        """D's per-step reward for every row (0 on autoreset rows, float32) and, with absorbing states, the
+        per-step reward r_abs of the absorbing state that follows each terminated row (0 elsewhere, float64;
+        None without absorbing states)."""
         t, n = r.num_steps, r.num_envs
         x = self._inputs(
             r.raw_obs.reshape(t * n, -1), r.actions.reshape(-1), np.zeros(t * n, np.float32), norm
         )
-        rew = reward_from_logits(self.disc(x), self.s.reward_form).numpy().reshape(t, n).astype(np.float64)
+        rew = reward_from_logits(self.disc(x), self.s.reward_form).numpy().reshape(t, n)
+        step = np.where(r.valid, rew, 0.0).astype(np.float32)
+        if self.s.absorbing == "none":
+            return step, None
+        absorbing = np.zeros((t, n), np.float64)
         ts, envs, final_obs = self.terminal_rows(r)
-        if self.s.absorbing != "none" and len(ts):
+        if len(ts):
             k = len(ts)
             x_abs = self._inputs(final_obs, np.zeros(k, np.int64), np.ones(k, np.float32), norm)
             r_abs = reward_from_logits(self.disc(x_abs), self.s.reward_form).numpy().astype(np.float64)
-            # An absorbing state repeats forever: its discounted value is r_abs / (1 - gamma), one step later.
-            rew[ts, envs] += self.s.gamma * r_abs / (1.0 - self.s.gamma)
-        return np.where(r.valid, rew, 0.0).astype(np.float32)
+            absorbing[ts, envs] = r_abs
+        return step, absorbing
 
-    def __call__(self, r: Rollout, norm: ObsNormalizer) -> tuple[np.ndarray, dict[str, float | None]]:
+    def rewards(self, r: Rollout, norm: ObsNormalizer) -> np.ndarray:
+        """D's reward for every row with the absorbing state's value folded into terminated rows (the
+        episode's IRL return as a sum; unscaled)."""
+        step, absorbing = self.relabel(r, norm)
+        return with_absorbing_value(step, absorbing, self.s.gamma, r.valid)
+
+    def __call__(self, r: Rollout, norm: ObsNormalizer) -> Relabel:
         stats = {"loss": math.nan, "e_acc": math.nan, "l_acc": math.nan, "gp": math.nan}
+        if self.s.relabel_with == "collected":
+            step, absorbing = self.relabel(r, norm)
         if not self.frozen:
             stats = self.update(r, norm)
-        rewards = self.rewards(r, norm)
-        self.last_irl_returns = self._episode_sums(rewards, r)
-        return rewards, {
-            "gail/loss": stats["loss"],
-            "gail/expert_acc": stats["e_acc"],
-            "gail/learner_acc": stats["l_acc"],
-            "gail/grad_penalty": stats["gp"],
-            "gail/d_frozen": float(self.frozen),
-            "gail/reward_mean": float(rewards[r.valid].mean()) if r.valid.any() else math.nan,
-            "gail/irl_score": float(np.mean(self.last_irl_returns)) if self.last_irl_returns else None,
-        }
+        if self.s.relabel_with == "updated":
+            step, absorbing = self.relabel(r, norm)
+        total = with_absorbing_value(step, absorbing, self.s.gamma, r.valid)
+        self.last_irl_returns = self._episode_sums(total, r)
+        return Relabel(
+            rewards=step,
+            absorbing=absorbing,
+            metrics={
+                "gail/loss": stats["loss"],
+                "gail/expert_acc": stats["e_acc"],
+                "gail/learner_acc": stats["l_acc"],
+                "gail/grad_penalty": stats["gp"],
+                "gail/d_frozen": float(self.frozen),
+                "gail/reward_mean": float(total[r.valid].mean()) if r.valid.any() else math.nan,
+                "gail/irl_score": float(np.mean(self.last_irl_returns)) if self.last_irl_returns else None,
+            },
+        )
 
     def state_dict(self) -> dict[str, Any]:
         return {

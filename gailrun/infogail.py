@@ -24,6 +24,7 @@ from gailrun.errors import DivergenceError
 from gailrun.gail import GailRewardHook
 from gailrun.networks import mlp
 from gailrun.normalize import ObsNormalizer
+from gailrun.relabel import Relabel
 from gailrun.rollout import Rollout
 
 INFO_METRICS = ("infogail/posterior_loss", "infogail/posterior_acc", "infogail/info_reward")
@@ -115,18 +116,19 @@ class InfoGailRewardHook(GailRewardHook):
         bonus = self.info_weight * (picked + math.log(logq.shape[-1]))
         return np.where(r.valid, bonus, 0.0).astype(np.float32)
 
-    def __call__(self, r: Rollout, norm: ObsNormalizer) -> tuple[np.ndarray, dict[str, float | None]]:
-        rewards, metrics = super().__call__(r, norm)
+    def __call__(self, r: Rollout, norm: ObsNormalizer) -> Relabel:
+        out = super().__call__(r, norm)
         q = self.update_posterior(r, norm)
         info = self.info_rewards(r, norm)
-        metrics.update(
+        out.metrics.update(
             {
                 "infogail/posterior_loss": q["loss"],
                 "infogail/posterior_acc": q["acc"],
                 "infogail/info_reward": float(info[r.valid].mean()) if r.valid.any() else None,
             }
         )
-        return rewards + info, metrics
+        out.rewards = out.rewards + info
+        return out
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -107,6 +107,7 @@ def gail_settings(cfg: DictConfig) -> GailSettings:
         if a.d_early_stop.learner_acc is None
         else float(a.d_early_stop.learner_acc),
         gamma=float(a.gamma),
+        relabel_with=str(a.relabel_with),
     )
 
 
@@ -162,7 +163,6 @@ class OnPolicyLoop:
         replay = ReplayLog(self.envs, int(cfg.seed)) if resumable else None
         self.n_codes = n_codes = n_codes_of(cfg)
         codes = LatentCodes(n_codes, num_envs, np.random.default_rng(int(cfg.seed) + 1)) if n_codes else None
-        self.collector = Collector(self.envs, agent, obs_norm, first_obs, generator, replay, codes)
         self.rollout = Rollout(int(cfg.algo.num_steps), num_envs, info.obs_dim, info.obs_dim + n_codes)
         self.ppo = PPO(agent, ppo_settings(cfg), generator)
         self.scaler = ReturnScaler(num_envs, float(cfg.algo.gamma), enabled=bool(cfg.ppo_opts.reward_std))
@@ -186,6 +186,9 @@ class OnPolicyLoop:
                 generator,
                 n_codes,
             )
+        # Built after pretraining: the collector folds the first observations into the normalizer's
+        # statistics, which BC pretraining fits on the expert data alone.
+        self.collector = Collector(self.envs, agent, obs_norm, first_obs, generator, replay, codes)
         if str(cfg.algo.name) in ("gail", "infogail"):
             assert expert is not None, "GAIL needs expert data"
             self.hook = self._build_gail(cfg, info, generator, expert)
@@ -198,6 +201,7 @@ class OnPolicyLoop:
                 float(cfg.algo.bc_weight),
                 int(cfg.algo.minibatch_size),
                 generator,
+                n_codes,
             )
             self.metric_names.append("losses/bc_regularizer")
         self.iteration = OnPolicyIteration(
@@ -309,7 +313,12 @@ class BCLoop:
         )
         self.total = int(cfg.algo.epochs)
         self.metric_names = [*BASE_METRICS, *BC_METRICS]
-        self.trackers = [Tracker("bc/val_loss", "best.pt", "val_loss", 1, 1, mode="min")]
+        # Without a validation split (one demonstration) best.pt is the last epoch.
+        self.trackers = (
+            [Tracker("bc/val_loss", "best.pt", "val_loss", 1, 1, mode="min")]
+            if self.bc.has_validation
+            else [Tracker("bc/epoch", "best.pt", "epoch", 1, 1)]
+        )
 
     @property
     def progress(self) -> int:
@@ -317,7 +326,8 @@ class BCLoop:
 
     def step(self) -> IterationResult:
         metrics = self.bc.epoch()
-        return IterationResult(metrics=dict(metrics), episode_scores={"val_loss": [metrics["bc/val_loss"]]})
+        scores = {"val_loss": [metrics["bc/val_loss"]], "epoch": [metrics["bc/epoch"]]}
+        return IterationResult(metrics=dict(metrics), episode_scores=scores)
 
     def checkpoint_extra(self) -> dict[str, Any]:
         return {}

@@ -99,16 +99,25 @@ class ReturnScaler:
 
         `dones[t]` marks that the episode ended at step t, so R restarts from 0 after it.
         """
+        return self.scale(rewards, dones, valid)[0]
+
+    def scale(
+        self, rewards: np.ndarray, dones: np.ndarray, valid: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As `__call__`, and also each row's divisor `[T]` (1 when disabled), so that a reward that is not
+        a step of the stream (an absorbing state's, gailrun/gail.py) can be scaled as its row was."""
         out = np.zeros_like(rewards, dtype=np.float32)
+        divisors = np.ones(rewards.shape[0], dtype=np.float64)
         for t in range(rewards.shape[0]):
             v = valid[t]
             self.ret = np.where(v, self.gamma * self.ret + rewards[t], self.ret)
             if v.any():
                 self.rms.update(self.ret[v])
             scale = self.std if self.enabled else 1.0
+            divisors[t] = scale
             out[t] = np.where(v, rewards[t] / scale, 0.0)
             self.ret = np.where(v & dones[t], 0.0, self.ret)
-        return out
+        return out, divisors
 
     def state_dict(self) -> dict:
         return {"enabled": self.enabled, "ret": self.ret.copy(), **self.rms.state_dict()}

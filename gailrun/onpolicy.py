@@ -17,15 +17,14 @@ from gailrun.collector import Collector, Episodes
 from gailrun.gae import compute_gae
 from gailrun.normalize import ObsNormalizer, ReturnScaler
 from gailrun.ppo import PPO
+from gailrun.relabel import Relabel, with_absorbing_value
 from gailrun.rollout import Rollout, make_batch
 
 
 class RewardHook(Protocol):
     """Turns a fresh rollout into the rewards the learner optimizes, and reports metrics."""
 
-    def __call__(
-        self, rollout: Rollout, obs_norm: ObsNormalizer
-    ) -> tuple[np.ndarray, dict[str, float | None]]: ...
+    def __call__(self, rollout: Rollout, obs_norm: ObsNormalizer) -> Relabel: ...
 
     def episode_scores(self) -> dict[str, list[float]]:
         """Per-episode scores of the episodes that ended in the last rollout, in the collector's order."""
@@ -77,20 +76,33 @@ class OnPolicyIteration:
         eps = self.ppo.s.value_clip_eps
         return eps if self.scaler.enabled else eps * self.scaler.std
 
+    def process_rewards(self, relabel: Relabel) -> np.ndarray:
+        """Scale (`reward_std`) and clip (`reward_clip`) each step's reward, the absorbing state's per-step
+        reward by the same divisor and clip as its terminal row's, then add the absorbing state's value."""
+        r = self.rollout
+        rewards, divisors = self.scaler.scale(relabel.rewards, r.dones, r.valid)
+        absorbing = relabel.absorbing
+        if absorbing is not None:
+            absorbing = absorbing / divisors[:, None]
+        c = self.processing.reward_clip
+        if c is not None:
+            rewards = np.clip(rewards, -c, c)
+            absorbing = None if absorbing is None else np.clip(absorbing, -c, c)
+        if absorbing is None:
+            return rewards
+        return with_absorbing_value(rewards, absorbing, self.processing.gamma, r.valid)
+
     def step(self) -> IterationResult:
         r = self.rollout
         episodes = self.collector.collect(r)
         metrics: dict[str, float | None] = {}
         scores: dict[str, list[float]] = {"return": list(episodes.returns)}
-        rewards = r.rewards
+        relabel = Relabel(r.rewards)
         if self.reward_hook is not None:
-            rewards, hook_metrics = self.reward_hook(r, self.collector.obs_norm)
-            metrics.update(hook_metrics)
+            relabel = self.reward_hook(r, self.collector.obs_norm)
+            metrics.update(relabel.metrics)
             scores.update(self.reward_hook.episode_scores())
-        rewards = self.scaler(rewards, r.dones, r.valid)
-        if self.processing.reward_clip is not None:
-            c = self.processing.reward_clip
-            rewards = np.clip(rewards, -c, c)
+        rewards = self.process_rewards(relabel)
         self.gae_rewards = rewards
         adv, ret = compute_gae(
             rewards,

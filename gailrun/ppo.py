@@ -22,6 +22,7 @@ from gailrun.flat_adam import FlatAdam
 from gailrun.networks import ActorCritic
 from gailrun.ppo_grad import AnalyticLoss
 from gailrun.rollout import Batch
+from gailrun.seeding import sync_compiler_determinism
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class PPO:
         self.aux_sum = 0.0
         self._losses = self._minibatch_losses
         if settings.compile:
+            sync_compiler_determinism()  # seeding left inductor's setting out (see gailrun/seeding.py)
             self._losses = torch.compile(self._minibatch_losses, dynamic=True)
         if settings.grad not in ("analytic", "autograd"):
             raise GailrunError(f"algo.grad={settings.grad!r} is unknown; choose analytic or autograd")

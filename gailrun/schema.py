@@ -96,6 +96,7 @@ class Algo:
     d_epochs: Optional[int] = None
     expert_sampler: Optional[str] = None
     grad_penalty: Optional[float] = None
+    relabel_with: Optional[str] = None
     d_early_stop: EarlyStop = field(default_factory=EarlyStop)
     # InfoGAIL (algo=infogail)
     n_codes: Optional[int] = None

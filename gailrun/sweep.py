@@ -1,9 +1,11 @@
 """Sweep summaries: one row per configuration (the job's overrides minus its seed) with the mean, std and a
-95% bootstrap interval over seeds of the final evaluation return, as CSV and Markdown.
+95% Student-t interval over seeds of the final evaluation return, as CSV and Markdown.
 
 A sweep directory holds one directory per job, each with `.hydra/overrides.yaml`, `status.json` and, when
 the job succeeded, `summary.json`. Failed jobs are counted, never silently dropped. When boolean overrides
 vary across jobs (the Optuna switch search), a marginal table gives each switch's mean objective on vs off.
+The interval's rule lives in `gailrun.report.stats.mean_ci` (shared with `gailrun report`), imported where it
+is used: `gailrun.report` itself imports this module.
 """
 
 from __future__ import annotations
@@ -15,14 +17,18 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
 
 from gailrun.errors import GailrunError
 
+if TYPE_CHECKING:
+    from gailrun.report.stats import Interval
+
 IGNORED_PREFIXES = ("seed=", "hydra.", "hydra/", "seeds=", "budget=", "experiment=")
+SUMMARY_STATS = "mean, std (ddof=0) and a 95% Student-t interval of the mean over seeds"  # summary.md's intro
 
 
 @dataclass
@@ -82,19 +88,6 @@ def _job_order(path: Path) -> tuple:
     return tuple(int(p) if p.isdigit() else p for p in path.parts)
 
 
-def bootstrap_ci(values: list[float], n_boot: int = 10_000, seed: int = 0) -> tuple[float, float]:
-    """Percentile 95% interval of the mean, resampling seeds with replacement (deterministic)."""
-    x = np.asarray(values, dtype=np.float64)
-    if x.size == 0:
-        return (math.nan, math.nan)
-    if x.size == 1:
-        return (float(x[0]), float(x[0]))
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
-    lo, hi = np.percentile(means, [2.5, 97.5])
-    return float(lo), float(hi)
-
-
 @dataclass
 class Row:
     config: str
@@ -103,11 +96,28 @@ class Row:
     seeds: list[int] = field(default_factory=list)
     failed: int = 0
 
-    def stats(self, values: list[float]) -> dict[str, Any]:
-        if not values:
-            return {"mean": None, "std": None, "ci_low": None, "ci_high": None}
-        lo, hi = bootstrap_ci(values)
-        return {"mean": float(np.mean(values)), "std": float(np.std(values)), "ci_low": lo, "ci_high": hi}
+    def entry(self) -> dict[str, Any]:
+        """The row's summary.csv record: its counts, then `stats` of best.pt and (GAIL) of best_irl.pt."""
+        entry = {"config": self.config, "seeds_ok": len(self.finals), "failed": self.failed}
+        entry.update(stats(self.finals))
+        if self.finals_irl:
+            entry.update({"irl_seeds_ok": len(self.finals_irl), **stats(self.finals_irl, "irl_")})
+        return entry
+
+
+def stats(values: list[float], prefix: str = "") -> dict[str, Any]:
+    """Mean, std (population, ddof=0) and the mean's 95% interval; None where there is none (n < 2)."""
+    from gailrun.report.stats import mean_ci
+
+    ci = mean_ci(values)
+    out = {
+        "mean": float(np.mean(values)) if values else None,
+        "std": float(np.std(values)) if values else None,
+        "ci_low": ci.low if ci.exists else None,
+        "ci_high": ci.high if ci.exists else None,
+        "ci_method": ci.method,
+    }
+    return {f"{prefix}{k}": v for k, v in out.items()}
 
 
 def summarize(sweep_dir: Path) -> dict[str, Any]:
@@ -126,14 +136,7 @@ def summarize(sweep_dir: Path) -> dict[str, Any]:
         row.seeds.append(job.seed if job.seed is not None else -1)
         if job.final_irl is not None:
             row.finals_irl.append(float(job.final_irl))
-    table = []
-    for row in rows.values():
-        s = row.stats(row.finals)
-        entry = {"config": row.config, "seeds_ok": len(row.finals), "failed": row.failed, **s}
-        if row.finals_irl:
-            entry.update({f"irl_{k}": v for k, v in row.stats(row.finals_irl).items()})
-        table.append(entry)
-    table.sort(key=lambda e: -math.inf if e["mean"] is None else e["mean"], reverse=True)
+    table = summary_table(list(rows.values()))
     failed = [j for j in jobs if j.status != "ok"]
     _write_table(sweep_dir / "summary", table, _summary_md(table, jobs, failed, sweep_dir))
     result = {"jobs": len(jobs), "failed": len(failed), "rows": table}
@@ -142,6 +145,13 @@ def summarize(sweep_dir: Path) -> dict[str, Any]:
         _write_table(sweep_dir / "marginals", marg, _marginals_md(marg))
         result["marginals"] = marg
     return result
+
+
+def summary_table(rows: list[Row]) -> list[dict[str, Any]]:
+    """summary.csv's records, best mean first (configurations without a successful job last)."""
+    table = [row.entry() for row in rows]
+    table.sort(key=lambda e: -math.inf if e["mean"] is None else e["mean"], reverse=True)
+    return table
 
 
 def marginals(jobs: list[Job]) -> list[dict[str, Any]]:
@@ -176,37 +186,48 @@ def _fmt(v: Any) -> str:
 
 
 def _summary_md(table: list[dict[str, Any]], jobs: list[Job], failed: list[Job], sweep_dir: Path) -> str:
-    has_irl = any("irl_mean" in e for e in table)
-    head = "| configuration | seeds | mean | std | 95% CI | failed |"
-    sep = "| --- | ---: | ---: | ---: | --- | ---: |"
-    if has_irl:
-        head += " best_irl.pt mean | best_irl.pt 95% CI |"
-        sep += " ---: | --- |"
     lines = [
         f"# Sweep summary: {sweep_dir.name}",
         "",
         f"{len(jobs)} jobs, {len(failed)} failed. Final evaluation return of each job's best.pt "
-        "(100 deterministic episodes unless the job set final_eval otherwise); mean, std and a 95% "
-        "bootstrap interval over seeds.",
+        f"(100 deterministic episodes unless the job set final_eval otherwise); {SUMMARY_STATS}.",
         "",
-        head,
-        sep,
+        *config_table_md(table),
     ]
-    for e in table:
-        line = (
-            f"| `{e['config']}` | {e['seeds_ok']} | {_fmt(e['mean'])} | {_fmt(e['std'])} | "
-            f"[{_fmt(e['ci_low'])}, {_fmt(e['ci_high'])}] | {e['failed']} |"
-        )
-        if has_irl:
-            line += (
-                f" {_fmt(e.get('irl_mean'))} | [{_fmt(e.get('irl_ci_low'))}, {_fmt(e.get('irl_ci_high'))}] |"
-            )
-        lines.append(line)
     if failed:
         lines += ["", "Failed jobs:", ""]
         lines += [f"- `{j.path.name}` (`{' '.join(j.overrides)}`): {j.error}" for j in failed]
     lines += _jobs_md(jobs, common=set.intersection(*(set(j.overrides) for j in jobs)) if jobs else set())
     return "\n".join(lines) + "\n"
+
+
+def config_table_md(table: list[dict[str, Any]]) -> list[str]:
+    """The per-configuration table of summary.md, headers naming the interval's method and n, and a note."""
+    from gailrun.report.stats import MEAN_CI_NOTE, Interval, ci_header
+
+    cis = [Interval.from_fields(e, e["seeds_ok"]) for e in table]
+    has_irl = any("irl_mean" in e for e in table)
+    irl_cis = [Interval.from_fields(e, e.get("irl_seeds_ok", 0), "irl_") for e in table]
+    head = f"| configuration | seeds | mean | std | {ci_header(cis)} | failed |"
+    sep = "| --- | ---: | ---: | ---: | --- | ---: |"
+    if has_irl:
+        head += f" best_irl.pt mean | best_irl.pt {ci_header(irl_cis)} |"
+        sep += " ---: | --- |"
+    lines = [head, sep]
+    for e, ci, irl_ci in zip(table, cis, irl_cis, strict=True):
+        line = f"| `{e['config']}` | {e['seeds_ok']} | {_fmt(e['mean'])} | {_fmt(e['std'])} | "
+        line += f"{_fmt_ci(ci)} | {e['failed']} |"
+        if has_irl:
+            line += f" {_fmt(e.get('irl_mean'))} | {_fmt_ci(irl_ci)} |"
+        lines.append(line)
+    return [*lines, "", MEAN_CI_NOTE]
+
+
+def _fmt_ci(ci: Interval) -> str:
+    """`[10.1, 14.0]`, `n=1, no interval`, or `n/a` for a configuration without a successful job."""
+    if ci.exists:
+        return f"[{_fmt(ci.low)}, {_fmt(ci.high)}]"
+    return ci.describe() if ci.n else "n/a"
 
 
 def _jobs_md(jobs: list[Job], common: set[str]) -> list[str]:

@@ -20,7 +20,6 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from gailrun.checkpoint import atomic_write_bytes
 from gailrun.errors import GailrunError
 from gailrun.loggers import log_job
 
@@ -34,6 +33,8 @@ def output_dir() -> Path:
 def write_status(
     run_dir: Path, status: str, metric: float | None = None, error: str | None = None, **extra: Any
 ) -> None:
+    from gailrun.checkpoint import atomic_write_bytes  # imports torch, which `show-config` never needs
+
     body = {"status": status, "metric": metric, "error": error, **extra}
     with contextlib.suppress(GailrunError):  # an unwritable run dir is already being reported
         atomic_write_bytes(run_dir / "status.json", (json.dumps(body, indent=2) + "\n").encode())

@@ -68,6 +68,11 @@ def init_from_checkpoint(path: str, agent: ActorCritic, obs_norm: ObsNormalizer,
             f"init_from={path} has different network sizes; "
             f"set algo.hidden to {src.checkpoint['network']['hidden']}"
         ) from exc
+    if obs_norm.enabled and not src.obs_norm.enabled:
+        raise CheckpointError(
+            f"init_from={path} was trained on raw observations but this run normalizes them "
+            "(ppo_opts.obs_norm=true): the policy would see inputs it never saw; set ppo_opts.obs_norm=false"
+        )
     if src.obs_norm.enabled:
         obs_norm.enabled = True
         obs_norm.rms.load_state_dict(src.obs_norm.rms.state_dict())

@@ -161,6 +161,24 @@ CASES: list[Case] = [
         "is for CartPole-v1",
     ),
     Case(
+        "init-raw-into-obs-norm",
+        "starting a run that normalizes observations from a policy trained on raw ones",
+        lambda d: [
+            "train",
+            *TINY,
+            f"init_from={CARTPOLE_CKPT}",
+            "ppo_opts.obs_norm=true",
+            f"hydra.run.dir={d / 'run'}",
+        ],
+        "was trained on raw observations but this run normalizes them",
+    ),
+    Case(
+        "unknown-relabel-order",
+        "an unknown choice of which discriminator rewards GAIL's rollout",
+        lambda d: ["train", *TINY, "algo=gail", "algo.relabel_with=later", f"hydra.run.dir={d / 'run'}"],
+        "algo.relabel_with='later' is unknown; choose one of updated, collected",
+    ),
+    Case(
         "resume-other-config",
         "resuming a run with a different config (another algo, env or setting)",
         lambda d: ["train", *TINY, "train.checkpoint_every=1", "algo.lr=0.1", f"hydra.run.dir={d / 'run'}"],

@@ -95,3 +95,64 @@ def test_bc_cli_then_ppo_from_bc(tmp_path: Path):
     assert out.returncode == 0, out.stderr
     first = (ppo_dir / "episodes.csv").read_text().splitlines()[1:]
     assert np.mean([float(row.split(",")[2]) for row in first]) > 100, "starts from the cloned policy"
+
+
+def test_validation_split_holds_out_whole_episodes(cartpole_demos):
+    """Consecutive states of an episode are near-duplicates: validation rows come from held-out episodes
+    only, so best-by-validation-loss is judged on states the model never trained on."""
+    data = cartpole_demos.transitions
+    episodes = len(np.unique(data.episode_index))
+    assert episodes >= 5
+    bc = BehaviourCloning(
+        ActorCritic(4, 2),
+        ObsNormalizer(4, enabled=False),
+        data,
+        BCSettings(epochs=1, val_fraction=0.2),
+        torch.Generator().manual_seed(0),
+    )
+    episode_of = {row.tobytes(): int(e) for row, e in zip(data.obs, data.episode_index, strict=True)}
+    train_eps = {episode_of[row.tobytes()] for row in bc.train_obs.numpy()}
+    val_eps = {episode_of[row.tobytes()] for row in bc.val_obs.numpy()}
+    assert not train_eps & val_eps
+    assert len(val_eps) == round(0.2 * episodes) and len(train_eps) == episodes - len(val_eps)
+    assert len(bc.val_obs) + len(bc.train_obs) == len(data)
+
+
+def test_one_demonstration_has_no_validation_split_and_best_is_the_last_epoch(tmp_path: Path):
+    out = run_cli(
+        "train",
+        "algo=bc",
+        "env=cartpole",
+        "expert.n_samples=1",
+        "algo.epochs=3",
+        "final_eval.episodes=0",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert out.returncode == 0, out.stderr
+    assert "no validation split" in out.stdout + out.stderr
+    best, last = load_checkpoint(tmp_path / "best.pt"), load_checkpoint(tmp_path / "last.pt")
+    for k, v in last["agent"].items():
+        torch.testing.assert_close(best["agent"][k], v)
+
+
+def test_bc_pretraining_fits_the_normalizer_on_expert_data_alone(make_cfg, tmp_path, monkeypatch):
+    """With obs_norm on, BC pretraining standardizes the expert data with statistics of its training split
+    alone; the env's first observations join them only after pretraining."""
+    import gailrun.bc
+    from gailrun.trainer import Trainer
+
+    seen = []
+    original = gailrun.bc.BehaviourCloning.__init__
+
+    def spy(self, agent, obs_norm, data, settings, generator, n_codes=0):
+        original(self, agent, obs_norm, data, settings, generator, n_codes)
+        seen.append((obs_norm.state_dict()["count"], len(self.train_act)))
+
+    monkeypatch.setattr(gailrun.bc.BehaviourCloning, "__init__", spy)
+    cfg = make_cfg("algo=gail", "env=cartpole", "ppo_opts.obs_norm=true", "algo.bc_pretrain_epochs=1")
+    t = Trainer(cfg, tmp_path)
+    t.build()
+    (count, n_train), num_envs = seen[0], int(cfg.env.num_envs)
+    assert count == pytest.approx(n_train + 1e-4)
+    assert t.obs_norm.state_dict()["count"] == pytest.approx(n_train + num_envs + 1e-4)
+    t.envs.close()

@@ -25,6 +25,7 @@ from gailrun.normalize import ObsNormalizer
 from gailrun.policy import Policy
 from gailrun.report import build_report
 from gailrun.report.stats import (
+    SMALL_BOOTSTRAP,
     aggregate_curves,
     bootstrap_iqm_ci,
     bootstrap_poi_ci,
@@ -88,12 +89,13 @@ def test_probability_of_improvement_matches_pair_counts():
 
 def test_bootstrap_intervals_are_deterministic_and_bracket_the_estimate():
     x, y = [1.0, 5.0, 2.0, 8.0, 3.0, 9.0], [0.0, 4.0, 1.0, 2.0]
-    lo, hi = bootstrap_iqm_ci(x)
-    assert lo <= iqm(x) <= hi and (lo, hi) == bootstrap_iqm_ci(x) and lo < hi
-    plo, phi = bootstrap_poi_ci(x, y)
-    assert 0.0 <= plo <= prob_improvement(x, y) <= phi <= 1.0 and plo < phi
-    assert bootstrap_poi_ci([5, 6], [1, 2]) == (1.0, 1.0)  # every resample is fully separated
-    assert bootstrap_iqm_ci([7.0]) == (7.0, 7.0)
+    ci = bootstrap_iqm_ci(x)
+    assert ci.low <= iqm(x) <= ci.high and ci == bootstrap_iqm_ci(x) and ci.low < ci.high
+    p = bootstrap_poi_ci(x, y)
+    assert 0.0 <= p.low <= prob_improvement(x, y) <= p.high <= 1.0 and p.low < p.high and p.n == 4
+    sep = bootstrap_poi_ci([5, 6], [1, 2])
+    assert (sep.low, sep.high) == (1.0, 1.0)  # every resample is fully separated
+    assert not bootstrap_iqm_ci([7.0]).exists  # one run: no interval
 
 
 def test_curves_are_interpolated_onto_a_common_grid_before_averaging():
@@ -104,7 +106,7 @@ def test_curves_are_interpolated_onto_a_common_grid_before_averaging():
     assert agg["mean"].tolist() == pytest.approx([(5 + 100) / 2, (12.5 + 100) / 2, (20 + 100) / 2])
     assert np.all(agg["low"] <= agg["mean"]) and np.all(agg["mean"] <= agg["high"])
     one = aggregate_curves([a], points=3)
-    assert one["low"].tolist() == one["mean"].tolist() == one["high"].tolist()
+    assert one["mean"].tolist() == [0.0, 10.0, 20.0] and np.isnan(one["low"]).all()  # no band from one seed
 
 
 # --- gailrun report on real runs -----------------------------------------------------------------------
@@ -147,7 +149,8 @@ def test_report_writes_every_figure_as_a_real_png(sweep_report: Path):
     for name in pngs:
         assert f"]({name})" in md
     assert "4 (4 succeeded, 0 failed" in md and "seeds: 2 (1 2)" in md and "`CartPole-v1`" in md
-    assert "95% percentile bootstrap interval" in md  # captions say which interval is shaded
+    assert "Shaded: pointwise 95% Student-t interval" in md  # captions say which interval is shaded
+    assert "error bar: 95% CI of the mean: Student-t" in md and "percentile bootstrap interval" not in md
 
 
 def test_report_tables_match_independent_computations(sweep: Path, sweep_report: Path):
@@ -163,7 +166,11 @@ def test_report_tables_match_independent_computations(sweep: Path, sweep_report:
         assert float(row["mean"]) == pytest.approx(sum(x) / len(x))
         assert float(row["std"]) == pytest.approx(abs(x[0] - x[1]) / 2)
         assert float(row["iqm"]) == pytest.approx(sum(x) / len(x))  # 2 runs: nothing to trim
-        assert float(row["ci_low"]) <= float(row["mean"]) <= float(row["ci_high"])
+        # Student-t with 2 runs: mean +- t(0.975, 1) * s / sqrt(2), s = |x0 - x1| / sqrt(2) (ddof=1).
+        half = 12.7062 * abs(x[0] - x[1]) / 2
+        assert float(row["ci_low"]) == pytest.approx(np.mean(x) - half, abs=1e-3)
+        assert float(row["ci_high"]) == pytest.approx(np.mean(x) + half, abs=1e-3)
+        assert row["ci_method"] == "Student-t" and row["iqm_ci_method"] == SMALL_BOOTSTRAP
         assert min(x) <= float(row["iqm_ci_low"]) <= float(row["iqm_ci_high"]) <= max(x)
 
     # ppo_m has every switch off; top1 turns on grad_clip, reward_clip and reward_std (its config.yaml).
@@ -176,6 +183,7 @@ def test_report_tables_match_independent_computations(sweep: Path, sweep_report:
         assert float(row["iqm_off"]) == pytest.approx(np.mean(off))
         assert float(row["p_on_beats_off"]) == pytest.approx(brute_poi(on, off))
         assert float(row["p_ci_low"]) <= float(row["p_on_beats_off"]) <= float(row["p_ci_high"])
+        assert row["p_ci_method"] == row["iqm_on_ci_method"] == SMALL_BOOTSTRAP
 
     pairs = {(r["config_x"], r["config_y"]): r for r in read_csv(sweep_report / "prob_improvement.csv")}
     assert set(pairs) == {("ppo_opts=ppo_m", "ppo_opts=top1"), ("ppo_opts=top1", "ppo_opts=ppo_m")}
@@ -186,6 +194,12 @@ def test_report_tables_match_independent_computations(sweep: Path, sweep_report:
     for label, x in scores.items():
         assert re.search(rf"\| `{re.escape(label)}` \| 2 \| 0 \| 1 2 \| {np.mean(x):.1f} \[", md)
     assert "| `ppo_opts.grad_clip` | 2 / 2 |" in md and "P(row > column)" in md
+    # Every interval column names its method and n; the bootstrap ones say they are range-like.
+    assert (
+        "| mean [95% CI (Student-t; n=2)] | std | IQM [95% CI (bootstrap, n<10: range-like, undercovers; "
+        "n=2)] |" in md
+    )
+    assert "P(on > off) [95% CI (bootstrap, n<10: range-like, undercovers; n=2 in the smaller arm)]" in md
 
 
 def test_report_html_is_self_contained(sweep_report: Path):

@@ -11,7 +11,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from gailrun.sweep import bootstrap_ci, summarize
+from gailrun.sweep import summarize
 from tests.conftest import CONF_DIR
 from tests.helpers import read_json, run_cli
 
@@ -104,8 +104,8 @@ def fake_job(root: Path, num: int, overrides: list[str], status: str, final: flo
         (job / "summary.json").write_text(json.dumps({"final_eval": {"mean": final}}))
 
 
-def test_summary_groups_seeds_and_computes_a_bootstrap_interval(tmp_path: Path):
-    finals = {"a": [100.0, 120.0, 140.0], "b": [10.0, 30.0]}
+def test_summary_groups_seeds_and_computes_a_student_t_interval(tmp_path: Path):
+    finals = {"a": [100.0, 120.0, 140.0], "b": [10.0, 30.0], "c": [7.0]}
     num = 0
     for opt, values in finals.items():
         for seed, v in enumerate(values, start=1):
@@ -114,17 +114,24 @@ def test_summary_groups_seeds_and_computes_a_bootstrap_interval(tmp_path: Path):
     fake_job(tmp_path, num, ["ppo_opts=b", "seed=3", "budget=smoke"], "failed", None)
     result = summarize(tmp_path)
     rows = {r["config"]: r for r in result["rows"]}
-    assert set(rows) == {"ppo_opts=a", "ppo_opts=b"} and result["failed"] == 1
+    assert set(rows) == {"ppo_opts=a", "ppo_opts=b", "ppo_opts=c"} and result["failed"] == 1
     assert rows["ppo_opts=a"]["mean"] == pytest.approx(120.0)
     assert rows["ppo_opts=a"]["std"] == pytest.approx(np.std([100, 120, 140]))
     assert rows["ppo_opts=b"]["failed"] == 1 and rows["ppo_opts=b"]["seeds_ok"] == 2
-    # The interval, computed independently: percentiles of resampled means.
-    rng = np.random.default_rng(0)
-    x = np.array(finals["a"])
-    means = x[rng.integers(0, 3, size=(10_000, 3))].mean(axis=1)
-    assert (rows["ppo_opts=a"]["ci_low"], rows["ppo_opts=a"]["ci_high"]) == pytest.approx(
-        tuple(np.percentile(means, [2.5, 97.5]))
-    )
-    assert 100.0 <= rows["ppo_opts=a"]["ci_low"] <= 120.0 <= rows["ppo_opts=a"]["ci_high"] <= 140.0
-    assert (tmp_path / "summary.csv").read_text().startswith("config,seeds_ok,failed,mean,std,ci_low,ci_high")
-    assert bootstrap_ci([5.0]) == (5.0, 5.0)
+    # The interval, computed by hand: mean +- t(0.975, 2) * s / sqrt(3) with s = 20 (ddof=1), wider than
+    # the runs' range [100, 140] that the old percentile bootstrap gave.
+    half = 4.302653 * 20.0 / np.sqrt(3)
+    a = rows["ppo_opts=a"]
+    assert (a["ci_low"], a["ci_high"]) == pytest.approx((120.0 - half, 120.0 + half), abs=1e-4)
+    assert a["ci_method"] == "Student-t"
+    c = rows["ppo_opts=c"]  # one seed: no interval, not [7, 7]
+    assert c["ci_low"] is None and c["ci_high"] is None and c["ci_method"] == "none"
+    csv_text = (tmp_path / "summary.csv").read_text()
+    assert csv_text.startswith("config,seeds_ok,failed,mean,std,ci_low,ci_high,ci_method")
+    assert "ppo_opts=c,1,0,7.0,0.0,,,none" in csv_text
+
+    md = (tmp_path / "summary.md").read_text()
+    assert "| configuration | seeds | mean | std | 95% CI (Student-t; n=2-3) | failed |" in md
+    assert f"| `ppo_opts=a` | 3 | 120.0 | 16.3 | [{120 - half:.1f}, {120 + half:.1f}] | 0 |" in md
+    assert "| `ppo_opts=c` | 1 | 7.0 | 0.0 | n=1, no interval | 0 |" in md
+    assert "Student-t, mean +- t(0.975, n-1) * s / sqrt(n)" in md and "bootstrap" not in md

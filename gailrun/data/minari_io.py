@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import h5py
 import numpy as np
 
 from gailrun.data.episodes import Episode, content_hash
@@ -91,6 +90,8 @@ def write_dataset(path: str | Path, dataset: Dataset, overwrite: bool = False) -
     finally:
         env.close()
     card = {**dataset.card, "content_sha256": content_hash(dataset.episodes)}
+    import h5py  # here, not at the top: every run imports this module, few read or write datasets
+
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -179,6 +180,8 @@ def env_id_of(metadata: dict[str, Any], where: Path) -> str:
 
 def read_dataset(path: str | Path, verify_hash: bool = True) -> Dataset:
     """Load every episode; every problem is a one-line `DataError`."""
+    import h5py  # here, not at the top: every run imports this module, few read or write datasets
+
     data_dir = resolve_data_dir(path)
     metadata = _read_metadata(data_dir)
     episodes: list[Episode] = []

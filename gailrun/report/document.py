@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gailrun.report.stats import Interval
+
 
 @dataclass
 class Heading:
@@ -57,11 +59,16 @@ def fmt(value: float | None, digits: int = 1) -> str:
     return f"{value:.{digits}f}"
 
 
-def fmt_ci(value: float | None, low: float | None, high: float | None, digits: int = 1) -> str:
-    """`12.3 [10.1, 14.0]`: a point estimate with its 95% interval."""
+def fmt_ci(value: float | None, ci: Interval, digits: int = 1) -> str:
+    """`12.3 [10.1, 14.0]`, or `12.3 (n=1, no interval)`: a point estimate with its 95% interval.
+
+    The method is named once, in the column's header (`stats.ci_header`), not in every cell.
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    return f"{fmt(value, digits)} [{fmt(low, digits)}, {fmt(high, digits)}]"
+    if not ci.exists:
+        return f"{fmt(value, digits)} ({ci.describe()})"
+    return f"{fmt(value, digits)} [{fmt(ci.low, digits)}, {fmt(ci.high, digits)}]"
 
 
 def _md_cell(text: str) -> str:

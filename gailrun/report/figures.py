@@ -1,8 +1,8 @@
 """The report's PNG figures: learning curves, losses, GAIL's discriminator, BC, and evaluation scores.
 
 Every figure colours a configuration the same way (its position in the study), so a configuration can be
-followed from one figure to the next. Curves are means over seeds with a 95% bootstrap band
-(`stats.aggregate_curves`).
+followed from one figure to the next. Curves are means over seeds with a pointwise 95% Student-t band
+(`stats.aggregate_curves`); the score bars carry the same interval as the tables (`stats.mean_ci`).
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from matplotlib.ticker import EngFormatter, MaxNLocator
 
 from gailrun.report.document import Figure
 from gailrun.report.load import Run, Study
-from gailrun.report.stats import aggregate_curves
+from gailrun.report.stats import MEAN_CI_NOTE, STUDENT_T, aggregate_curves
 from gailrun.report.tables import config_records
 
 DPI = 110
 BAND = (
-    "Lines: mean over the seeds of each configuration (n in the legend). Shaded: pointwise 95% percentile "
-    "bootstrap interval of that mean (1000 resamples of the seeds; none with one seed). Each seed is "
+    "Lines: mean over the seeds of each configuration (n in the legend). Shaded: pointwise 95% Student-t "
+    "interval of that mean, mean +- t(0.975, n-1) * s / sqrt(n) (none with one seed). Each seed is "
     "linearly interpolated onto a common grid of 200 points spanning the range every seed of the "
     "configuration reached."
 )
@@ -237,9 +237,19 @@ def eval_bar(study: Study, out: Path, colour: dict[str, tuple]) -> Figure | None
     fig, ax = plt.subplots(figsize=(8, 1.2 + 0.6 * len(records)))
     pos = np.arange(len(records))[::-1]
     means = np.asarray([r["mean"] for r in records])
-    err = np.abs(np.asarray([[r["ci_low"], r["ci_high"]] for r in records]).T - means)
+    err = np.abs(np.asarray([[r["ci_low"], r["ci_high"]] for r in records], dtype=float).T - means)
+    has = np.isfinite(err).all(axis=0)  # one run: no interval, no bar
     ax.barh(pos, means, color=[colour[r["config"]] for r in records], alpha=0.7, height=0.6)
-    ax.errorbar(means, pos, xerr=err, fmt="none", ecolor="k", capsize=4, lw=1.2, label="95% CI")
+    ax.errorbar(
+        means[has],
+        pos[has],
+        xerr=err[:, has],
+        fmt="none",
+        ecolor="k",
+        capsize=4,
+        lw=1.2,
+        label=f"95% CI ({STUDENT_T})",
+    )
     for p, r in zip(pos, records, strict=True):
         seeds = [run.score for run in study.by_label[r["config"]]]
         ax.scatter(seeds, np.full(len(seeds), p), color="k", s=12, zorder=3, alpha=0.7)
@@ -250,6 +260,6 @@ def eval_bar(study: Study, out: Path, colour: dict[str, tuple]) -> Figure | None
     ax.legend(loc="best", fontsize="small")
     caption = (
         "Bar: mean over runs of each run's final evaluation return (mean over its evaluation episodes); "
-        "error bar: 95% percentile bootstrap interval over runs; dots: the runs."
+        f"error bar: {MEAN_CI_NOTE} Dots: the runs."
     )
     return Figure(_save(fig, out, "eval_bar.png"), "Final evaluation return (mean over runs)", caption)

@@ -2,7 +2,9 @@
 probability-of-improvement matrix.
 
 A run's score is its final evaluation return (the mean over the evaluation episodes of best.pt, as in
-summary.json); every statistic below treats runs (seeds), not episodes, as the samples.
+summary.json); every statistic below treats runs (seeds), not episodes, as the samples. Each interval's
+method and run count is in its column's header and its CSV record (`*ci_method`); see `stats` for why the
+mean gets Student-t and the IQM and P(X > Y) a labelled bootstrap.
 """
 
 from __future__ import annotations
@@ -14,8 +16,17 @@ import numpy as np
 
 from gailrun.report.document import Table, fmt, fmt_ci
 from gailrun.report.load import Study
-from gailrun.report.stats import bootstrap_iqm_ci, bootstrap_poi_ci, iqm, prob_improvement
-from gailrun.sweep import bootstrap_ci
+from gailrun.report.stats import (
+    BOOTSTRAP_NOTE,
+    MEAN_CI_NOTE,
+    Interval,
+    bootstrap_iqm_ci,
+    bootstrap_poi_ci,
+    ci_header,
+    iqm,
+    mean_ci,
+    prob_improvement,
+)
 
 
 def scores(study: Study, label: str) -> list[float]:
@@ -32,8 +43,7 @@ def config_records(study: Study) -> list[dict[str, Any]]:
     for label in labels:
         runs = study.by_label.get(label, [])
         x = scores(study, label)
-        lo, hi = bootstrap_ci(x)
-        ilo, ihi = bootstrap_iqm_ci(x)
+        ci, iqm_ci = mean_ci(x), bootstrap_iqm_ci(x)
         irl = [float(r.job.final_irl) for r in runs if r.job.final_irl is not None]
         rec: dict[str, Any] = {
             "config": label,
@@ -43,11 +53,9 @@ def config_records(study: Study) -> list[dict[str, Any]]:
             "episodes": sum(len(r.eval_returns) for r in runs),
             "mean": float(np.mean(x)) if x else math.nan,
             "std": float(np.std(x)) if x else math.nan,
-            "ci_low": lo,
-            "ci_high": hi,
+            **ci.fields(),
             "iqm": iqm(x),
-            "iqm_ci_low": ilo,
-            "iqm_ci_high": ihi,
+            **iqm_ci.fields("iqm_"),
         }
         if irl:
             rec["best_irl_mean"] = float(np.mean(irl))
@@ -58,27 +66,30 @@ def config_records(study: Study) -> list[dict[str, Any]]:
 def config_table(study: Study) -> Table:
     records = config_records(study)
     has_irl = any("best_irl_mean" in r for r in records)
-    columns = ["configuration", "runs", "failed", "seeds", "mean [95% CI]", "std", "IQM [95% CI]"]
+    cis = [Interval.from_fields(r, r["runs"]) for r in records]
+    iqm_cis = [Interval.from_fields(r, r["runs"], "iqm_") for r in records]
+    columns = ["configuration", "runs", "failed", "seeds"]
+    columns += [f"mean [{ci_header(cis)}]", "std", f"IQM [{ci_header(iqm_cis)}]"]
     columns += ["best_irl.pt mean"] if has_irl else []
     rows = []
-    for r in records:
+    for r, ci, iqm_ci in zip(records, cis, iqm_cis, strict=True):
         row = [
             f"`{r['config']}`",
             str(r["runs"]),
             str(r["failed"]),
             " ".join(str(s) for s in r["seeds"]) or "-",
-            fmt_ci(r["mean"], r["ci_low"], r["ci_high"]),
+            fmt_ci(r["mean"], ci),
             fmt(r["std"]),
-            fmt_ci(r["iqm"], r["iqm_ci_low"], r["iqm_ci_high"]),
+            fmt_ci(r["iqm"], iqm_ci),
         ]
         if has_irl:
             row.append(fmt(r.get("best_irl_mean")))
         rows.append(row)
     caption = (
         "Final evaluation return of each run's best.pt (mean over its evaluation episodes), summarized over "
-        "runs: mean and std over runs; IQM = interquartile mean (mean of the runs left after dropping the "
-        "lowest and highest quarter, rounded down); 95% CI = percentile bootstrap interval, resampling runs "
-        "with replacement. With fewer than 4 runs the IQM equals the mean."
+        "runs: mean and std (population, ddof=0) over runs; IQM = interquartile mean (mean of the runs left "
+        "after dropping the lowest and highest quarter, rounded down; with fewer than 4 runs it equals the "
+        f"mean). {MEAN_CI_NOTE} {BOOTSTRAP_NOTE}"
     )
     return Table(
         "configurations", "Final evaluation return per configuration", caption, columns, rows, records
@@ -101,22 +112,24 @@ def ablation_table(study: Study) -> Table | None:
     if not groups:
         return None
     records, rows = [], []
+    cis: dict[str, list[Interval]] = {"on": [], "off": [], "p": []}
     for key, g in groups.items():
         on = [r.score for r in g[True]]
         off = [r.score for r in g[False]]
+        on_ci, off_ci, p_ci = bootstrap_iqm_ci(on), bootstrap_iqm_ci(off), bootstrap_poi_ci(on, off)
+        cis["on"].append(on_ci)
+        cis["off"].append(off_ci)
+        cis["p"].append(p_ci)
         rec = {
             "switch": f"ppo_opts.{key}",
             "runs_on": len(on),
             "runs_off": len(off),
             "iqm_on": iqm(on),
-            "iqm_on_ci_low": bootstrap_iqm_ci(on)[0],
-            "iqm_on_ci_high": bootstrap_iqm_ci(on)[1],
+            **on_ci.fields("iqm_on_"),
             "iqm_off": iqm(off),
-            "iqm_off_ci_low": bootstrap_iqm_ci(off)[0],
-            "iqm_off_ci_high": bootstrap_iqm_ci(off)[1],
+            **off_ci.fields("iqm_off_"),
             "p_on_beats_off": prob_improvement(on, off),
-            "p_ci_low": bootstrap_poi_ci(on, off)[0],
-            "p_ci_high": bootstrap_poi_ci(on, off)[1],
+            **p_ci.fields("p_"),
             "configs_on": sorted({r.label for r in g[True]}),
             "configs_off": sorted({r.label for r in g[False]}),
         }
@@ -125,9 +138,9 @@ def ablation_table(study: Study) -> Table | None:
             [
                 f"`{rec['switch']}`",
                 f"{rec['runs_on']} / {rec['runs_off']}",
-                fmt_ci(rec["iqm_on"], rec["iqm_on_ci_low"], rec["iqm_on_ci_high"]),
-                fmt_ci(rec["iqm_off"], rec["iqm_off_ci_low"], rec["iqm_off_ci_high"]),
-                fmt_ci(rec["p_on_beats_off"], rec["p_ci_low"], rec["p_ci_high"], digits=2),
+                fmt_ci(rec["iqm_on"], on_ci),
+                fmt_ci(rec["iqm_off"], off_ci),
+                fmt_ci(rec["p_on_beats_off"], p_ci, digits=2),
                 ", ".join(f"`{lb}`" for lb in rec["configs_on"]),
             ]
         )
@@ -135,16 +148,16 @@ def ablation_table(study: Study) -> Table | None:
         "Each `ppo_opts` switch that is on in some runs and off in others (read from each job's resolved "
         "config.yaml): IQM of the final evaluation return of the runs with it on vs off, and P(on > off), "
         "the probability that a run with the switch on scores higher than one with it off, estimated over "
-        "all pairs of runs (ties count one half), as in rliable. Intervals: 95% percentile bootstrap, "
-        "resampling runs with replacement (each side separately for P). The other switches are not held "
+        "all pairs of runs (ties count one half), as in rliable. The intervals resample runs with "
+        f"replacement (each side separately for P). {BOOTSTRAP_NOTE} The other switches are not held "
         "fixed: when configurations differ in several switches at once, their rows split the runs alike."
     )
     columns = [
         "switch",
         "runs on / off",
-        "IQM on [95% CI]",
-        "IQM off [95% CI]",
-        "P(on > off) [95% CI]",
+        f"IQM on [{ci_header(cis['on'])}]",
+        f"IQM off [{ci_header(cis['off'])}]",
+        f"P(on > off) [{ci_header(cis['p'], ' in the smaller arm')}]",
         "configurations with it on",
     ]
     return Table("ablation", "Ablation per switch", caption, columns, rows, records)
@@ -154,7 +167,7 @@ def improvement_table(study: Study) -> Table | None:
     labels = [lb for lb in study.labels if scores(study, lb)]
     if len(labels) < 2:
         return None
-    records, rows = [], []
+    records, rows, cis = [], [], []
     for a in labels:
         row = [f"`{a}`"]
         for b in labels:
@@ -162,15 +175,16 @@ def improvement_table(study: Study) -> Table | None:
                 row.append("-")
                 continue
             p = prob_improvement(scores(study, a), scores(study, b))
-            lo, hi = bootstrap_poi_ci(scores(study, a), scores(study, b))
-            records.append({"config_x": a, "config_y": b, "p_x_beats_y": p, "ci_low": lo, "ci_high": hi})
-            row.append(fmt_ci(p, lo, hi, digits=2))
+            ci = bootstrap_poi_ci(scores(study, a), scores(study, b))
+            cis.append(ci)
+            records.append({"config_x": a, "config_y": b, "p_x_beats_y": p, **ci.fields()})
+            row.append(fmt_ci(p, ci, digits=2))
         rows.append(row)
     caption = (
         "P(row > column): the probability that a run of the row's configuration has a higher final "
-        "evaluation return than a run of the column's, over all pairs of runs (ties count one half), with a "
-        "95% percentile bootstrap interval resampling each configuration's runs. 0.5 means no difference; "
-        "P(a > b) + P(b > a) = 1."
+        "evaluation return than a run of the column's, over all pairs of runs (ties count one half), with "
+        f"its interval, resampling each configuration's runs: {ci_header(cis, ' in the smaller arm')}. "
+        f"{BOOTSTRAP_NOTE} 0.5 means no difference; P(a > b) + P(b > a) = 1."
     )
     columns = ["P(row > column)", *(f"`{b}`" for b in labels)]
     return Table(
