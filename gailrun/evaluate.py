@@ -16,7 +16,7 @@ import torch
 
 from gailrun.checkpoint import atomic_write_bytes
 from gailrun.envs import env_info, make_vec_env, resolve_env_id, seed_vec_env
-from gailrun.errors import CheckpointError
+from gailrun.errors import CheckpointError, GailrunError
 from gailrun.policy import Policy
 
 
@@ -152,3 +152,37 @@ def evaluate(
     flat_c = [x for env_c in played_codes for x in env_c] if policy.n_codes else None
     assert len(flat_r) == episodes and all(math.isfinite(x) for x in flat_r)
     return EvalResult(env_id, episodes, seed, deterministic, flat_r, flat_l, flat_c)
+
+
+PERIODIC_EVAL_METRICS = ("eval/return_mean", "eval/return_std")
+
+
+class PeriodicEval:
+    """Deterministic evaluation of the current policy every `every` env steps, on envs of its own (seed
+    `seed`, the same start states each time), logged as `eval/return_mean` / `eval/return_std`.
+
+    The learning curve papers show: the average of the last 100 training episodes mixes the stochastic
+    policy's exploration and 100 episodes played by older policies, so it lags and blurs a comparison of
+    learning speed. Evaluation draws from no random stream of training, so a run with it logs the same
+    training metrics as a run without it.
+    """
+
+    def __init__(self, every: int | None, episodes: int, seed: int, num_envs: int = 10) -> None:
+        self.every, self.episodes, self.seed, self.num_envs = every or 0, int(episodes), int(seed), num_envs
+        if self.every < 0 or (self.every and self.episodes < 1):
+            raise GailrunError(
+                f"train.eval_every_steps={every} with train.eval_episodes={episodes}: both must be positive "
+                "(or eval_every_steps=null to turn periodic evaluation off)"
+            )
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        return PERIODIC_EVAL_METRICS if self.every else ()
+
+    def due(self, before: int, step: int) -> bool:
+        """True when this update crossed a multiple of `every` env steps."""
+        return bool(self.every) and step // self.every > before // self.every
+
+    def __call__(self, policy: Policy) -> dict[str, float]:
+        result = evaluate(policy, self.episodes, self.seed, deterministic=True, num_envs=self.num_envs)
+        return {"eval/return_mean": result.mean, "eval/return_std": result.std}

@@ -164,6 +164,9 @@ class TrainLoop:
     checkpoint_every_steps: Optional[int] = None
     keep_checkpoints: int = 3
     progress: bool = True
+    eval_every_steps: Optional[int] = None
+    eval_episodes: int = 10
+    eval_seed: int = 4242
 
 
 @dataclass

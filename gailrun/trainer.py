@@ -22,8 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from gailrun.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
 from gailrun.envs import EnvInfo, env_info
-from gailrun.errors import CheckpointError, DivergenceError
-from gailrun.evaluate import EvalResult, eval_json_path, evaluate
+from gailrun.errors import CheckpointError, DivergenceError, GailrunError
+from gailrun.evaluate import EvalResult, PeriodicEval, eval_json_path, evaluate
 from gailrun.loggers import MetricLogger
 from gailrun.loops import BCLoop, OnPolicyLoop, build_loop, n_codes_of
 from gailrun.networks import ActorCritic
@@ -248,11 +248,27 @@ class Trainer:
             c = state["counters"]
             update, n_episodes, elapsed0 = int(c["update"]), int(c["episodes"]), float(c["elapsed"])
             truncate_logs(run_dir, update, int(c["step"]))
+        periodic = PeriodicEval(
+            cfg.train.get("eval_every_steps"), int(cfg.train.eval_episodes), int(cfg.train.eval_seed)
+        )
+        if periodic.every and loop.unit != "step":
+            raise GailrunError(
+                "train.eval_every_steps applies to algorithms that count env steps (ppo, gail, infogail); "
+                f"algo={cfg.algo.name} counts {loop.unit}s: drop it"
+            )
         logger = MetricLogger(
-            run_dir, loop.metric_names, cfg.logger, self.resolved, job_type="train", append=state is not None
+            run_dir,
+            [*loop.metric_names, *periodic.metric_names],
+            cfg.logger,
+            self.resolved,
+            job_type="train",
+            append=state is not None,
         )
         progress = Progress(
-            loop.total, desc=f"{cfg.algo.name} {self.env_id}", enabled=bool(cfg.train.progress)
+            loop.total,
+            desc=f"{cfg.algo.name} {self.env_id}",
+            enabled=bool(cfg.train.progress),
+            max_episodes=None if max_episodes is None else int(max_episodes),
         )
         if state is None:
             self._log_pretraining(logger)
@@ -285,6 +301,8 @@ class Trainer:
                     tracker.add(result.episode_scores.get(tracker.source, []))
                     if tracker.metric in loop.metric_names:
                         metrics[tracker.metric] = tracker.average
+                if periodic.due(before, step):
+                    metrics.update(periodic(policy_from_checkpoint(self.payload(step, update, n_episodes))))
                 elapsed = time.perf_counter() - t0
                 logger.log(step, update, metrics, {"charts/sps": step / elapsed, "time/elapsed_s": elapsed})
                 for tracker in self.trackers:
@@ -298,7 +316,9 @@ class Trainer:
                     self.save_state(step, update, n_episodes, time.perf_counter() - t0)
                 head = self.trackers[0]
                 progress.update(
-                    step, {f"{loop.unit}s/s": step / elapsed, head.metric.split("/")[-1]: head.average}
+                    step,
+                    {f"{loop.unit}s/s": step / elapsed, head.metric.split("/")[-1]: head.average},
+                    episodes=n_episodes,
                 )
                 if max_episodes is not None and eps is not None and n_episodes >= int(max_episodes):
                     stop_reason = "max_episodes"

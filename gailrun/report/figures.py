@@ -102,23 +102,53 @@ def _figure_legend(fig: plt.Figure, axes: list[Axes]) -> None:
 
 def return_curves(study: Study, out: Path, colour: dict[str, tuple]) -> list[Figure]:
     figures = []
-    for x_of, xlabel, name, what in (
-        (by_steps, "environment steps", "return_vs_steps.png", "env steps"),
-        (by_time, "wall-clock time since the start of training (s)", "return_vs_time.png", "wall time"),
+    periodic = (
+        "deterministic evaluation of the current policy every `train.eval_every_steps` env steps "
+        "(`train.eval_episodes` episodes on envs of its own seed), mean return"
+    )
+    for metric, x_of, xlabel, name, what, ylabel, meaning in (
+        (
+            "charts/avg100_return",
+            by_steps,
+            "environment steps",
+            "return_vs_steps.png",
+            "env steps",
+            "average return (last 100 episodes)",
+            AVG100,
+        ),
+        (
+            "charts/avg100_return",
+            by_time,
+            "wall-clock time since the start of training (s)",
+            "return_vs_time.png",
+            "wall time",
+            "average return (last 100 episodes)",
+            AVG100,
+        ),
+        (
+            "eval/return_mean",
+            by_steps,
+            "environment steps",
+            "periodic_eval_vs_steps.png",
+            "env steps",
+            "evaluation return (deterministic)",
+            periodic,
+        ),
     ):
         fig, ax = plt.subplots(figsize=(8, 4.5))
-        if not plot_metric(ax, study, "charts/avg100_return", colour, x_of):
+        if not plot_metric(ax, study, metric, colour, x_of):
             plt.close(fig)
             continue
-        ax.set(title=f"Average return vs {what}", xlabel=xlabel, ylabel="average return (last 100 episodes)")
+        title = f"{'Evaluation' if metric.startswith('eval/') else 'Average'} return vs {what}"
+        ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
         _figure_legend(fig, [ax])
-        caption = f"`charts/avg100_return`: {AVG100}, by {what}. {BAND}"
+        caption = f"`{metric}`: {meaning}, by {what}. {BAND}"
         if x_of is by_time:
             caption += (
                 " Wall time is `time/elapsed_s` from timing.csv, matched on global_step; it depends on the "
                 "machine and on how many jobs shared it."
             )
-        figures.append(Figure(_save(fig, out, name), f"Average return vs {what}", caption))
+        figures.append(Figure(_save(fig, out, name), title, caption))
     return figures
 
 
