@@ -51,7 +51,7 @@ class BehaviourCloning:
         n = len(data)
         train_idx, val_idx = split_by_episode(data, settings.val_fraction, generator)
         if len(train_idx) < 1:
-            raise DataError(f"only {n} expert transitions; BC needs more data or a smaller algo.val_fraction")
+            raise DataError(f"no expert transitions to train on ({n} in all); BC needs expert data")
         if obs_norm.enabled:
             obs_norm.training = True
             obs_norm.update(data.obs[train_idx])
@@ -124,20 +124,23 @@ def split_by_episode(
     """Row indices of the training and validation split, whole episodes on each side.
 
     Consecutive states of one episode are near-duplicates: a split by transition would judge the validation
-    loss (and so best.pt) on states the model was trained on. `round(episodes * val_fraction)` episodes, at
-    least one, are held out; with fewer than 2 episodes there is no validation split (best.pt is then the
-    last epoch, see `has_validation`).
+    loss (and so best.pt) on states the model was trained on. `episodes * val_fraction` episodes, rounded
+    half up, are held out, and at least one is kept for training; where that rounds to none (e.g. 3
+    demonstrations at 0.1) there is no validation split: every demonstration is too precious to hold one
+    out, and best.pt is the last epoch (see `has_validation`).
     """
+    if val_fraction < 0 or val_fraction >= 1:
+        raise DataError(f"algo.val_fraction={val_fraction} must be in [0, 1)")
     episodes = np.unique(data.episode_index)
-    n_val = 0
-    if val_fraction > 0 and len(episodes) >= 2:
-        n_val = min(len(episodes) - 1, max(1, round(len(episodes) * val_fraction)))
-    elif val_fraction > 0:
+    n_val = min(len(episodes) - 1, int(len(episodes) * val_fraction + 0.5))
+    if val_fraction > 0 and n_val < 1:
         log.warning(
-            "bc: only %d expert episode(s): no validation split (it needs 2 episodes); best.pt is the last "
-            "epoch",
+            "bc: %d expert episode(s) at val_fraction %s hold out none: no validation split (algo=bc: "
+            "best.pt is the last epoch)",
             len(episodes),
+            val_fraction,
         )
+        n_val = 0
     held_out = episodes[torch.randperm(len(episodes), generator=generator).numpy()[:n_val]]
     in_val = np.isin(data.episode_index, held_out)
     rows = np.arange(len(data))

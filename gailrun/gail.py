@@ -31,6 +31,7 @@ added (`with_absorbing_value`). Clipping the folded sum would squash the absorbi
   already fitted on these pairs.
 - `collected`: D as it was when the rollout was collected, as OpenAI baselines and imitation do: the reward
   the policy optimizes was not fitted on the same samples, so D's overfitting to them cannot shape it.
+InfoGAIL's posterior Q always scores the rollout after its own update on it, whichever D does.
 """
 
 from __future__ import annotations

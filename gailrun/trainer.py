@@ -302,7 +302,9 @@ class Trainer:
                     if tracker.metric in loop.metric_names:
                         metrics[tracker.metric] = tracker.average
                 if periodic.due(before, step):
-                    metrics.update(periodic(policy_from_checkpoint(self.payload(step, update, n_episodes))))
+                    with torch.random.fork_rng():  # building the policy's copy draws initial weights
+                        policy = policy_from_checkpoint(self.payload(step, update, n_episodes))
+                    metrics.update(periodic(policy))
                 elapsed = time.perf_counter() - t0
                 logger.log(step, update, metrics, {"charts/sps": step / elapsed, "time/elapsed_s": elapsed})
                 for tracker in self.trackers:

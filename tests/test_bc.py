@@ -118,6 +118,21 @@ def test_validation_split_holds_out_whole_episodes(cartpole_demos):
     assert len(bc.val_obs) + len(bc.train_obs) == len(data)
 
 
+def test_three_demonstrations_are_all_trained_on(cartpole_demos):
+    """At val_fraction 0.1, 3 demonstrations (the LunarLander GAIL recipe's draw) hold out none."""
+    from gailrun.data.episodes import to_transitions
+
+    data = to_transitions(cartpole_demos.episodes[:3])
+    bc = BehaviourCloning(
+        ActorCritic(4, 2),
+        ObsNormalizer(4, enabled=False),
+        data,
+        BCSettings(epochs=1, val_fraction=0.1),
+        torch.Generator().manual_seed(0),
+    )
+    assert not bc.has_validation and len(bc.train_obs) == len(data)
+
+
 def test_one_demonstration_has_no_validation_split_and_best_is_the_last_epoch(tmp_path: Path):
     out = run_cli(
         "train",

@@ -52,3 +52,14 @@ def test_each_algorithm_learns_cartpole(tmp_path: Path, name: str, seed: int):
         assert summary["evaluations"]["best.pt"]["episodes"] == 100 and "best_vs_best_irl" in summary
         for metric in ("gail/expert_acc", "gail/learner_acc", "gail/loss", "gail/irl_score"):
             assert metric in header
+
+
+@pytest.mark.slow
+def test_infogail_separates_the_styles_on_most_seeds(tmp_path: Path):
+    """The tendency the InfoGAIL check above does not assert per run: its codes separate the hidden styles
+    (>= 90% style accuracy, best code-to-style mapping). Asserted over seeds 1-5 with a threshold every kernel
+    setting cleared: 5 of 5 separate under native and avx2, 4 of 5 under default (seed 2: 50%); 23 of 24
+    runs of seeds 1-8 in bench/RESULTS.md section 7. Here: at least 4 of 5."""
+    check = CHECKS["infogail_styles"]
+    accuracies = [check.run(seed, tmp_path / str(seed))["style_accuracy"] for seed in range(1, 6)]
+    assert sum(a >= 0.9 for a in accuracies) >= 4, accuracies
