@@ -53,6 +53,8 @@ class Progress:
         self._episodes = episodes
         text = {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in info.items() if v is not None}
         if self.bar is not None:
+            if self.max_episodes is not None:  # the bar's own estimate counts steps only
+                text["eta"] = self.eta(steps)
             self.bar.update(steps - self._shown)
             self.bar.set_postfix(text, refresh=False)
         elif time.perf_counter() - self._last_log >= self.log_every_s:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -149,7 +149,7 @@ class Check:
     minimums: dict[str, float]
     seeds: tuple[int, ...]  # run by `make test`
     slow_seeds: tuple[int, ...] = ()  # run by `make test-full` only
-    reported: tuple[str, ...] = field(default=())  # measured and reported, not asserted (tendencies)
+    reported: tuple[str, ...] = ()  # measured and reported, not asserted (tendencies)
 
     def run(self, seed: int, run_dir: Path, env: dict | None = None) -> dict[str, float]:
         out = run_cli("train", *self.args, f"seed={seed}", f"hydra.run.dir={run_dir}", env=env)

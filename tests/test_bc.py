@@ -97,19 +97,21 @@ def test_bc_cli_then_ppo_from_bc(tmp_path: Path):
     assert np.mean([float(row.split(",")[2]) for row in first]) > 100, "starts from the cloned policy"
 
 
+def plain_bc(data, val_fraction: float) -> BehaviourCloning:
+    """BC on raw observations (training rows are the data's rows, so they can be traced to episodes)."""
+    settings = BCSettings(epochs=1, val_fraction=val_fraction)
+    return BehaviourCloning(
+        ActorCritic(4, 2), ObsNormalizer(4, enabled=False), data, settings, torch.Generator().manual_seed(0)
+    )
+
+
 def test_validation_split_holds_out_whole_episodes(cartpole_demos):
     """Consecutive states of an episode are near-duplicates: validation rows come from held-out episodes
     only, so best-by-validation-loss is judged on states the model never trained on."""
     data = cartpole_demos.transitions
     episodes = len(np.unique(data.episode_index))
     assert episodes >= 5
-    bc = BehaviourCloning(
-        ActorCritic(4, 2),
-        ObsNormalizer(4, enabled=False),
-        data,
-        BCSettings(epochs=1, val_fraction=0.2),
-        torch.Generator().manual_seed(0),
-    )
+    bc = plain_bc(data, val_fraction=0.2)
     episode_of = {row.tobytes(): int(e) for row, e in zip(data.obs, data.episode_index, strict=True)}
     train_eps = {episode_of[row.tobytes()] for row in bc.train_obs.numpy()}
     val_eps = {episode_of[row.tobytes()] for row in bc.val_obs.numpy()}
@@ -123,13 +125,7 @@ def test_three_demonstrations_are_all_trained_on(cartpole_demos):
     from gailrun.data.episodes import to_transitions
 
     data = to_transitions(cartpole_demos.episodes[:3])
-    bc = BehaviourCloning(
-        ActorCritic(4, 2),
-        ObsNormalizer(4, enabled=False),
-        data,
-        BCSettings(epochs=1, val_fraction=0.1),
-        torch.Generator().manual_seed(0),
-    )
+    bc = plain_bc(data, val_fraction=0.1)
     assert not bc.has_validation and len(bc.train_obs) == len(data)
 
 

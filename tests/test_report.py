@@ -33,7 +33,7 @@ from gailrun.report.stats import (
     prob_improvement,
 )
 from gailrun.video import record_video
-from tests.helpers import run_cli
+from tests.helpers import REPO, run_cli
 
 TINY = (
     "env=cartpole",
@@ -275,3 +275,14 @@ def test_record_video_writes_the_evaluated_episodes(tmp_path: Path):
     with Image.open(video.gif) as gif:
         assert gif.size == (320, 213) and gif.n_frames == video.gif_frames
         assert 2 <= gif.n_frames <= best_len // 2 + 2  # every 2nd frame at 50 fps -> 25 fps
+
+
+def test_a_study_run_in_parts_is_one_configuration():
+    """ppo_m at the study's budget ran as seeds 1-4 (`seeds=4`) and then seed 5 alone: the committed parts
+    combine into one configuration of 5 runs (the `seeds` count steers the sweep, not the training)."""
+    from gailrun.report.load import load_study
+
+    parts = REPO / "docs" / "results" / "ppo_agents_full"
+    study = load_study([parts / "ppo_m", parts / "ppo_m_seed5"])
+    assert len(study.labels) == 1 and "ppo_opts=ppo_m" in study.shared
+    assert sorted(r.job.seed for r in study.runs) == [1, 2, 3, 4, 5]

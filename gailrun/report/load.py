@@ -125,9 +125,15 @@ def read_config(path: Path) -> dict[str, Any]:
     return (yaml.safe_load(config_file.read_text()) or {}) if config_file.exists() else {}
 
 
+# Keys that steer a sweep or a run, not what is trained: a study run in parts (seeds 1-4, then seed 5) is
+# one configuration.
+NOT_CONFIGURATION = ("seed", "seeds", "resume")
+
+
 def _fingerprint(config: dict[str, Any]) -> str:
-    """The resolved config minus the seed: two jobs with equal fingerprints are the same configuration."""
-    return json.dumps({k: v for k, v in config.items() if k != "seed"}, sort_keys=True, default=str)
+    """The resolved config minus the seed and sweep bookkeeping: equal fingerprints, same configuration."""
+    kept = {k: v for k, v in config.items() if k not in NOT_CONFIGURATION}
+    return json.dumps(kept, sort_keys=True, default=str)
 
 
 def load_study(dirs: list[Path]) -> Study:
