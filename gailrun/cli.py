@@ -154,19 +154,27 @@ def sweep(ctx: typer.Context, overrides: list[str] = Overrides) -> None:
 
 
 @app.command()
-def summarize(sweep_dir: Annotated[Path, typer.Argument(help="The sweep directory of a multirun.")]) -> None:
-    """Summarize a sweep: mean, std and 95% Student-t CI over seeds per configuration (CSV, Markdown)."""
+def summarize(
+    sweep_dirs: Annotated[
+        list[Path], typer.Argument(help="Sweep directories of multiruns; several are one study.")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Where summary.md goes (default: the first DIR).")
+    ] = None,
+) -> None:
+    """Summarize sweeps: mean, std and 95% Student-t CI over seeds per configuration (CSV, Markdown)."""
     from gailrun.errors import GailrunError
     from gailrun.sweep import summarize as write_summary
 
+    target = out if out is not None else sweep_dirs[0]
     try:
-        result = write_summary(sweep_dir)
+        result = write_summary(sweep_dirs, target)
     except GailrunError as exc:
         typer.echo(f"gailrun: error: {exc}", err=True)
         raise typer.Exit(1) from exc
-    typer.echo((sweep_dir / "summary.md").read_text())
+    typer.echo((target / "summary.md").read_text())
     if "marginals" in result:
-        typer.echo((sweep_dir / "marginals.md").read_text())
+        typer.echo((target / "marginals.md").read_text())
 
 
 @app.command()

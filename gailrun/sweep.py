@@ -15,6 +15,7 @@ import math
 import sys
 import threading
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -120,10 +121,14 @@ def stats(values: list[float], prefix: str = "") -> dict[str, Any]:
     return {f"{prefix}{k}": v for k, v in out.items()}
 
 
-def summarize(sweep_dir: Path) -> dict[str, Any]:
-    """Write summary.csv / summary.md (and marginals.* when switches vary) into `sweep_dir`."""
-    sweep_dir = Path(sweep_dir)
-    jobs = find_jobs(sweep_dir)
+def summarize(sweep_dirs: Path | Sequence[Path], out: Path | None = None) -> dict[str, Any]:
+    """Write summary.csv / summary.md (and marginals.* when switches vary) into `out` (default: the first
+    sweep directory). Several sweep directories are one study: a study run in parts (an agent at a time,
+    or seeds 1-4 then seed 5) is summarized as if it had been one sweep."""
+    dirs = [Path(sweep_dirs)] if isinstance(sweep_dirs, str | Path) else [Path(d) for d in sweep_dirs]
+    sweep_dir = Path(out) if out is not None else dirs[0]
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    jobs = [job for d in dirs for job in find_jobs(d)]
     common = set.intersection(*(set(j.overrides) for j in jobs)) if len(jobs) > 1 else set()
     rows: dict[str, Row] = {}
     for job in jobs:
@@ -138,7 +143,8 @@ def summarize(sweep_dir: Path) -> dict[str, Any]:
             row.finals_irl.append(float(job.final_irl))
     table = summary_table(list(rows.values()))
     failed = [j for j in jobs if j.status != "ok"]
-    _write_table(sweep_dir / "summary", table, _summary_md(table, jobs, failed, sweep_dir))
+    text = _summary_md(table, jobs, failed, sweep_dir, several=len(dirs) > 1)
+    _write_table(sweep_dir / "summary", table, text)
     result = {"jobs": len(jobs), "failed": len(failed), "rows": table}
     marg = marginals(jobs)
     if marg:
@@ -185,7 +191,9 @@ def _fmt(v: Any) -> str:
     return f"{v:.1f}" if isinstance(v, float) else str(v)
 
 
-def _summary_md(table: list[dict[str, Any]], jobs: list[Job], failed: list[Job], sweep_dir: Path) -> str:
+def _summary_md(
+    table: list[dict[str, Any]], jobs: list[Job], failed: list[Job], sweep_dir: Path, several: bool = False
+) -> str:
     lines = [
         f"# Sweep summary: {sweep_dir.name}",
         "",
@@ -196,8 +204,9 @@ def _summary_md(table: list[dict[str, Any]], jobs: list[Job], failed: list[Job],
     ]
     if failed:
         lines += ["", "Failed jobs:", ""]
-        lines += [f"- `{j.path.name}` (`{' '.join(j.overrides)}`): {j.error}" for j in failed]
-    lines += _jobs_md(jobs, common=set.intersection(*(set(j.overrides) for j in jobs)) if jobs else set())
+        lines += [f"- `{_job_name(j, several)}` (`{' '.join(j.overrides)}`): {j.error}" for j in failed]
+    common = set.intersection(*(set(j.overrides) for j in jobs)) if jobs else set()
+    lines += _jobs_md(jobs, common, several)
     return "\n".join(lines) + "\n"
 
 
@@ -230,7 +239,12 @@ def _fmt_ci(ci: Interval) -> str:
     return ci.describe() if ci.n else "n/a"
 
 
-def _jobs_md(jobs: list[Job], common: set[str]) -> list[str]:
+def _job_name(job: Job, several: bool) -> str:
+    """The job's folder (`3`), with its sweep's (`part2/3`) when several sweeps are summarized together."""
+    return f"{job.path.parent.name}/{job.path.name}" if several else job.path.name
+
+
+def _jobs_md(jobs: list[Job], common: set[str], several: bool = False) -> list[str]:
     """Every job's own claim: env, steps, seed, wall time, and each evaluated checkpoint's mean +- std."""
     lines = [
         "",
@@ -240,8 +254,9 @@ def _jobs_md(jobs: list[Job], common: set[str]) -> list[str]:
         "| --- | --- | ---: | --- | ---: | ---: | --- |",
     ]
     for j in jobs:
+        name = _job_name(j, several)
         if j.status != "ok":
-            lines.append(f"| `{j.path.name}` | `{j.config(common)}` | {j.seed} | | | | {j.status} |")
+            lines.append(f"| `{name}` | `{j.config(common)}` | {j.seed} | | | | {j.status} |")
             continue
         evals = "; ".join(
             f"{name} {e['mean']:.1f}"
@@ -253,7 +268,7 @@ def _jobs_md(jobs: list[Job], common: set[str]) -> list[str]:
         steps = j.run.get("env_steps") or j.run.get("epochs")
         wall = j.run.get("wall_time_s")
         lines.append(
-            f"| `{j.path.name}` | `{j.config(common)}` | {j.seed} | {j.run.get('env_id')} | {steps} | "
+            f"| `{name}` | `{j.config(common)}` | {j.seed} | {j.run.get('env_id')} | {steps} | "
             f"{_fmt(float(wall)) if wall is not None else 'n/a'} | {evals} |"
         )
     return lines

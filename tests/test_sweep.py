@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -135,3 +136,16 @@ def test_summary_groups_seeds_and_computes_a_student_t_interval(tmp_path: Path):
     assert f"| `ppo_opts=a` | 3 | 120.0 | 16.3 | [{120 - half:.1f}, {120 + half:.1f}] | 0 |" in md
     assert "| `ppo_opts=c` | 1 | 7.0 | 0.0 | n=1, no interval | 0 |" in md
     assert "Student-t, mean +- t(0.975, n-1) * s / sqrt(n)" in md and "bootstrap" not in md
+
+
+def test_summarize_combines_the_parts_of_a_study(tmp_path: Path):
+    """A study run in parts (seeds 1-2 in one sweep, seed 3 in another) is summarized as one sweep."""
+    fake_job(tmp_path / "part1", 0, ["ppo_opts=plus", "seed=1", "seeds=2"], "ok", 100.0)
+    fake_job(tmp_path / "part1", 1, ["ppo_opts=plus", "seed=2", "seeds=2"], "ok", 120.0)
+    fake_job(tmp_path / "part2", 0, ["ppo_opts=plus", "seed=3"], "ok", 140.0)
+    out = run_cli("summarize", str(tmp_path / "part1"), str(tmp_path / "part2"), f"--out={tmp_path / 'all'}")
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader((tmp_path / "all" / "summary.csv").open()))
+    assert len(rows) == 1 and rows[0]["seeds_ok"] == "3" and float(rows[0]["mean"]) == 120.0
+    text = (tmp_path / "all" / "summary.md").read_text()
+    assert "`part1/1`" in text and "`part2/0`" in text
