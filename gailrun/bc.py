@@ -130,7 +130,10 @@ def split_by_episode(
     out, and best.pt is the last epoch (see `has_validation`).
     """
     if val_fraction < 0 or val_fraction >= 1:
-        raise DataError(f"algo.val_fraction={val_fraction} must be in [0, 1)")
+        raise DataError(
+            f"val_fraction={val_fraction} must be in [0, 1) (algo.val_fraction; for BC pretraining "
+            "algo.bc_pretrain.val_fraction)"
+        )
     episodes = np.unique(data.episode_index)
     n_val = min(len(episodes) - 1, int(len(episodes) * val_fraction + 0.5))
     if val_fraction > 0 and n_val < 1:

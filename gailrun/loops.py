@@ -313,7 +313,7 @@ class BCLoop:
         )
         self.total = int(cfg.algo.epochs)
         self.metric_names = [*BASE_METRICS, *BC_METRICS]
-        # Without a validation split (one demonstration) best.pt is the last epoch.
+        # Without a validation split (too few demonstrations to hold one out) best.pt is the last epoch.
         self.trackers = (
             [Tracker("bc/val_loss", "best.pt", "val_loss", 1, 1, mode="min")]
             if self.bc.has_validation
