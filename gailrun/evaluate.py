@@ -29,6 +29,7 @@ class EvalResult:
     returns: list[float]
     lengths: list[int]
     codes: list[int] | None = None  # InfoGAIL: the latent code each episode was played with
+    pairs: tuple[np.ndarray, np.ndarray] | None = None  # record_pairs: raw observations and actions played
 
     @property
     def mean(self) -> float:
@@ -89,11 +90,13 @@ def evaluate(
     env_id: str | None = None,
     max_episode_steps: int | None = None,
     code: int | None = None,
+    record_pairs: bool = False,
 ) -> EvalResult:
     """Play `episodes` episodes with `policy` on its own env (or `env_id`).
 
     An InfoGAIL policy plays every episode with latent code `code`, or, when it is None, with a code drawn
-    uniformly per episode (recorded in the result).
+    uniformly per episode (recorded in the result). `record_pairs` keeps the (observation, action) pairs of
+    the counted episodes (not the discarded extra ones, not the autoreset steps).
     """
     env_id = resolve_env_id(env_id or policy.env_id)
     info = env_info(env_id)
@@ -126,8 +129,14 @@ def evaluate(
         ep_len = np.zeros(num_envs, dtype=np.int64)
         prev_done = np.zeros(num_envs, dtype=bool)
         done_count = np.zeros(num_envs, dtype=np.int64)
+        seen_obs: list[np.ndarray] = []
+        seen_actions: list[np.ndarray] = []
         while (done_count < quotas).any():
             actions = policy.act(obs, deterministic=deterministic, generator=generator)
+            if record_pairs:
+                counted = ~prev_done & (done_count < quotas)
+                seen_obs.append(np.asarray(obs)[counted])
+                seen_actions.append(np.asarray(actions)[counted])
             obs, reward, term, trunc, _ = envs.step(actions)
             live = ~prev_done
             ep_ret += np.where(live, reward, 0.0)
@@ -151,7 +160,10 @@ def evaluate(
     flat_l = [x for env_l in lengths for x in env_l]
     flat_c = [x for env_c in played_codes for x in env_c] if policy.n_codes else None
     assert len(flat_r) == episodes and all(math.isfinite(x) for x in flat_r)
-    return EvalResult(env_id, episodes, seed, deterministic, flat_r, flat_l, flat_c)
+    pairs = (
+        (np.concatenate(seen_obs), np.concatenate(seen_actions).astype(np.int64)) if record_pairs else None
+    )
+    return EvalResult(env_id, episodes, seed, deterministic, flat_r, flat_l, flat_c, pairs)
 
 
 PERIODIC_EVAL_METRICS = ("eval/return_mean", "eval/return_std")

@@ -323,6 +323,13 @@ class GailRewardHook:
             absorbing[ts, envs] = r_abs
         return step, absorbing
 
+    @torch.no_grad()
+    def expert_probability(self, raw_obs: np.ndarray, actions: np.ndarray, norm: ObsNormalizer) -> np.ndarray:
+        """D's P(expert) for each (observation, action) pair (no absorbing rows): reward-free selection's
+        `final_d` criterion."""
+        x = self._inputs(raw_obs, np.asarray(actions, np.int64), np.zeros(len(actions), np.float32), norm)
+        return torch.sigmoid(self.disc(x)).numpy()
+
     def rewards(self, r: Rollout, norm: ObsNormalizer) -> np.ndarray:
         """D's reward for every row with the absorbing state's value folded into terminated rows (the
         episode's IRL return as a sum; unscaled)."""

@@ -148,6 +148,7 @@ class OnPolicyLoop:
         expert: ExpertData | None = None,
     ) -> None:
         self.cfg = cfg
+        self.expert, self.obs_norm = expert, obs_norm
         num_envs = int(cfg.env.num_envs)
         self.envs = make_vec_env(
             info.env_id,
@@ -265,6 +266,11 @@ class OnPolicyLoop:
             )
             result.metrics["losses/bc_regularizer"] = self.ppo.aux_sum / minibatches
         return result
+
+    def discriminator_score(self, raw_obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """The discriminator's P(expert) for each pair, with the run's current normalizer (GAIL only)."""
+        assert self.hook is not None, "only GAIL and InfoGAIL have a discriminator"
+        return self.hook.expert_probability(raw_obs, actions, self.obs_norm)
 
     def checkpoint_extra(self) -> dict[str, Any]:
         if self.hook is None:

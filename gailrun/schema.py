@@ -170,6 +170,16 @@ class TrainLoop:
 
 
 @dataclass
+class Select:
+    candidates: int = 20
+    every_steps: Optional[int] = None
+    episodes: int = 10
+    seed: int = 4343
+    criterion: str = "mmd"
+    max_pairs: int = 1000
+
+
+@dataclass
 class FinalEval:
     episodes: int = 100
     seed: int = 9999
@@ -194,6 +204,7 @@ class TrainConfig:
     init_from: Optional[str] = None
     resume: Optional[str] = "auto"
     train: TrainLoop = field(default_factory=TrainLoop)
+    select: Select = field(default_factory=Select)
     final_eval: FinalEval = field(default_factory=FinalEval)
 
 

@@ -39,7 +39,9 @@ class Job:
     status: str
     seed: int | None
     error: str | None = None
-    final: float | None = None  # final evaluation mean of best.pt
+    final: float | None = None  # final evaluation mean of the headline checkpoint
+    headline: str = "best.pt"  # PPO: best.pt (true return); GAIL, InfoGAIL: best_rf.pt (reward-free)
+    final_oracle: float | None = None  # GAIL, InfoGAIL: final evaluation mean of best.pt, the oracle
     final_irl: float | None = None  # GAIL: final evaluation mean of best_irl.pt
     objective: float | None = None  # what the job returned to the sweeper
     evals: dict[str, dict] = field(default_factory=dict)  # checkpoint name -> its final evaluation
@@ -63,6 +65,9 @@ def read_job(path: Path) -> Job:
         summary = json.loads(summary_file.read_text())
         evals = summary.get("evaluations") or {}
         job.final = (summary.get("final_eval") or {}).get("mean")
+        job.headline = str((summary.get("final_eval") or {}).get("checkpoint") or "best.pt")
+        if job.headline != "best.pt":
+            job.final_oracle = (evals.get("best.pt") or {}).get("mean")
         job.final_irl = (evals.get("best_irl.pt") or {}).get("mean")
         job.evals = {k: v for k, v in evals.items() if isinstance(v, dict)} or (
             {"best.pt": summary["final_eval"]} if summary.get("final_eval") else {}
@@ -94,13 +99,21 @@ class Row:
     config: str
     finals: list[float] = field(default_factory=list)
     finals_irl: list[float] = field(default_factory=list)
+    finals_oracle: list[float] = field(default_factory=list)
+    headlines: set[str] = field(default_factory=set)
     seeds: list[int] = field(default_factory=list)
     failed: int = 0
 
     def entry(self) -> dict[str, Any]:
-        """The row's summary.csv record: its counts, then `stats` of best.pt and (GAIL) of best_irl.pt."""
+        """The row's summary.csv record: its counts, then `stats` of the headline checkpoint and (GAIL) of
+        the oracle best.pt with the mean gap oracle - headline, and of best_irl.pt."""
         entry = {"config": self.config, "seeds_ok": len(self.finals), "failed": self.failed}
+        entry["checkpoint"] = "/".join(sorted(self.headlines)) or "best.pt"
         entry.update(stats(self.finals))
+        if self.finals_oracle:
+            entry.update({"oracle_seeds_ok": len(self.finals_oracle), **stats(self.finals_oracle, "oracle_")})
+            if len(self.finals_oracle) == len(self.finals):
+                entry["oracle_gap"] = float(np.mean(self.finals_oracle) - np.mean(self.finals))
         if self.finals_irl:
             entry.update({"irl_seeds_ok": len(self.finals_irl), **stats(self.finals_irl, "irl_")})
         return entry
@@ -138,6 +151,9 @@ def summarize(sweep_dirs: Path | Sequence[Path], out: Path | None = None) -> dic
             row.failed += 1
             continue
         row.finals.append(float(job.final))
+        row.headlines.add(job.headline)
+        if job.final_oracle is not None:
+            row.finals_oracle.append(float(job.final_oracle))
         row.seeds.append(job.seed if job.seed is not None else -1)
         if job.final_irl is not None:
             row.finals_irl.append(float(job.final_irl))
@@ -170,16 +186,27 @@ def marginals(jobs: list[Job]) -> list[dict[str, Any]]:
             key, _, value = o.partition("=")
             if value.lower() in ("true", "false") and not key.startswith("hydra"):
                 by_key[key][value.lower() == "true"].append(float(job.objective))
+    from gailrun.report.stats import diff_ci, mean_ci
+
     out = []
     for key, groups in sorted(by_key.items()):
-        if groups[True] and groups[False]:
+        on, off = groups[True], groups[False]
+        if on and off:
+            ci_on, ci_off, ci_diff = mean_ci(on), mean_ci(off), diff_ci(on, off)
             out.append(
                 {
                     "switch": key,
-                    "on_mean": float(np.mean(groups[True])),
-                    "off_mean": float(np.mean(groups[False])),
-                    "on_trials": len(groups[True]),
-                    "off_trials": len(groups[False]),
+                    "on_mean": float(np.mean(on)),
+                    "off_mean": float(np.mean(off)),
+                    "on_trials": len(on),
+                    "off_trials": len(off),
+                    "on_ci_low": ci_on.low if ci_on.exists else None,
+                    "on_ci_high": ci_on.high if ci_on.exists else None,
+                    "off_ci_low": ci_off.low if ci_off.exists else None,
+                    "off_ci_high": ci_off.high if ci_off.exists else None,
+                    "diff": float(np.mean(on) - np.mean(off)),
+                    "diff_ci_low": ci_diff.low if ci_diff.exists else None,
+                    "diff_ci_high": ci_diff.high if ci_diff.exists else None,
                 }
             )
     return out
@@ -197,8 +224,10 @@ def _summary_md(
     lines = [
         f"# Sweep summary: {sweep_dir.name}",
         "",
-        f"{len(jobs)} jobs, {len(failed)} failed. Final evaluation return of each job's best.pt "
-        f"(100 deterministic episodes unless the job set final_eval otherwise); {SUMMARY_STATS}.",
+        f"{len(jobs)} jobs, {len(failed)} failed. Final evaluation return of each job's headline checkpoint "
+        f"(100 deterministic episodes unless the job set final_eval otherwise): best.pt for PPO (chosen by "
+        f"the true return), best_rf.pt for GAIL and InfoGAIL (chosen without it; their best.pt is shown "
+        f"beside it as an oracle, with the gap oracle - headline); {SUMMARY_STATS}.",
         "",
         *config_table_md(table),
     ]
@@ -217,15 +246,24 @@ def config_table_md(table: list[dict[str, Any]]) -> list[str]:
     cis = [Interval.from_fields(e, e["seeds_ok"]) for e in table]
     has_irl = any("irl_mean" in e for e in table)
     irl_cis = [Interval.from_fields(e, e.get("irl_seeds_ok", 0), "irl_") for e in table]
-    head = f"| configuration | seeds | mean | std | {ci_header(cis)} | failed |"
-    sep = "| --- | ---: | ---: | ---: | --- | ---: |"
+    has_oracle = any("oracle_mean" in e for e in table)
+    oracle_cis = [Interval.from_fields(e, e.get("oracle_seeds_ok", 0), "oracle_") for e in table]
+    head = f"| configuration | checkpoint | seeds | mean | std | {ci_header(cis)} | failed |"
+    sep = "| --- | --- | ---: | ---: | ---: | --- | ---: |"
+    if has_oracle:
+        head += f" oracle best.pt mean | oracle {ci_header(oracle_cis)} | gap oracle - headline |"
+        sep += " ---: | --- | ---: |"
     if has_irl:
         head += f" best_irl.pt mean | best_irl.pt {ci_header(irl_cis)} |"
         sep += " ---: | --- |"
     lines = [head, sep]
-    for e, ci, irl_ci in zip(table, cis, irl_cis, strict=True):
-        line = f"| `{e['config']}` | {e['seeds_ok']} | {_fmt(e['mean'])} | {_fmt(e['std'])} | "
-        line += f"{_fmt_ci(ci)} | {e['failed']} |"
+    for e, ci, irl_ci, oracle_ci in zip(table, cis, irl_cis, oracle_cis, strict=True):
+        line = (
+            f"| `{e['config']}` | {e.get('checkpoint', 'best.pt')} | {e['seeds_ok']} | {_fmt(e['mean'])} | "
+        )
+        line += f"{_fmt(e['std'])} | {_fmt_ci(ci)} | {e['failed']} |"
+        if has_oracle:
+            line += f" {_fmt(e.get('oracle_mean'))} | {_fmt_ci(oracle_ci)} | {_fmt(e.get('oracle_gap'))} |"
         if has_irl:
             line += f" {_fmt(e.get('irl_mean'))} | {_fmt_ci(irl_ci)} |"
         lines.append(line)
@@ -275,18 +313,24 @@ def _jobs_md(jobs: list[Job], common: set[str], several: bool = False) -> list[s
 
 
 def _marginals_md(marg: list[dict[str, Any]]) -> str:
+    def ci(m: dict[str, Any], key: str) -> str:
+        low, high = m.get(f"{key}_ci_low"), m.get(f"{key}_ci_high")
+        return "n/a" if low is None or high is None else f"[{low:.1f}, {high:.1f}]"
+
     lines = [
         "# Switch marginals",
         "",
         "Mean objective (best average return over 100 training episodes) of the trials with each switch on "
-        "vs off.",
+        "vs off, each with a 95% Student-t interval over its trials, and the difference on - off with "
+        "Welch's interval. A search's trials are not a random sample (TPE samples more where it scored "
+        "well), so the intervals describe these trials, not a designed comparison.",
         "",
-        "| switch | on | off | trials on | trials off |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| switch | on | on 95% CI | off | off 95% CI | on - off | Welch 95% CI | trials on | trials off |",
+        "| --- | ---: | --- | ---: | --- | ---: | --- | ---: | ---: |",
     ]
     lines += [
-        f"| `{m['switch']}` | {m['on_mean']:.1f} | {m['off_mean']:.1f} | {m['on_trials']} | "
-        f"{m['off_trials']} |"
+        f"| `{m['switch']}` | {m['on_mean']:.1f} | {ci(m, 'on')} | {m['off_mean']:.1f} | {ci(m, 'off')} | "
+        f"{m['on_mean'] - m['off_mean']:.1f} | {ci(m, 'diff')} | {m['on_trials']} | {m['off_trials']} |"
         for m in marg
     ]
     return "\n".join(lines) + "\n"

@@ -34,6 +34,7 @@ from gailrun.progress import Progress
 from gailrun.rng import global_states, set_global_states
 from gailrun.rollout import Rollout
 from gailrun.seeding import seed_everything
+from gailrun.selection import HEADLINE, SELECT_METRICS, RewardFreeSelection, build_selection
 
 log = logging.getLogger("gailrun")
 
@@ -115,6 +116,8 @@ class Trainer:
             cfg, self.info, self.agent, self.obs_norm, self.generator
         )
         self.trackers = self.loop.trackers
+        expert = self.loop.expert if isinstance(self.loop, OnPolicyLoop) else None
+        self.selection: RewardFreeSelection | None = build_selection(cfg, expert, self.info, self.run_dir)
 
     # Shortcuts to the on-policy loop's parts, for tests and tools that drive one iteration at a time.
     @property
@@ -165,6 +168,7 @@ class Trainer:
             "trackers": [t.state_dict() for t in self.trackers],
             "loop": self.loop.state_dict(),
             "rng": {**global_states(), "generator": self.generator.get_state()},
+            **({"selection": self.selection.state_dict()} if self.selection is not None else {}),
         }
 
     def save_state(self, step: int, update: int, episodes: int, elapsed: float) -> None:
@@ -220,6 +224,8 @@ class Trainer:
             for tracker, t_state in zip(self.trackers, state["trackers"], strict=True):
                 tracker.load_state_dict(t_state)
             self.loop.load_state_dict(state["loop"])
+            if self.selection is not None:
+                self.selection.load_state_dict(state["selection"])
             set_global_states(state["rng"])
             self.generator.set_state(state["rng"]["generator"])
         except CheckpointError:
@@ -258,7 +264,7 @@ class Trainer:
             )
         logger = MetricLogger(
             run_dir,
-            [*loop.metric_names, *periodic.metric_names],
+            [*loop.metric_names, *periodic.metric_names, *(SELECT_METRICS if self.selection else ())],
             cfg.logger,
             self.resolved,
             job_type="train",
@@ -272,6 +278,8 @@ class Trainer:
         )
         if state is None:
             self._log_pretraining(logger)
+            if self.selection is not None:  # the policy BC pretraining (or the initialization) left
+                self.selection.add(0, self.payload(0, 0, 0))
         t0 = time.perf_counter() - elapsed0
         every = int(cfg.train.checkpoint_every)
         every_steps = int(cfg.train.get("checkpoint_every_steps") or 0)
@@ -305,6 +313,8 @@ class Trainer:
                     with torch.random.fork_rng():  # building the policy's copy draws initial weights
                         policy = policy_from_checkpoint(self.payload(step, update, n_episodes))
                     metrics.update(periodic(policy))
+                if self.selection is not None and self.selection.due(before, step):
+                    metrics.update(self.selection.add(step, self.payload(step, update, n_episodes)))
                 elapsed = time.perf_counter() - t0
                 logger.log(step, update, metrics, {"charts/sps": step / elapsed, "time/elapsed_s": elapsed})
                 for tracker in self.trackers:
@@ -336,6 +346,8 @@ class Trainer:
                     break
             step = loop.progress
             save_checkpoint(run_dir / "last.pt", self.payload(step, update, n_episodes))
+            if self.selection is not None:  # the last policy is always a candidate
+                self.selection.add(step, self.payload(step, update, n_episodes))
             if every > 0 or every_steps > 0:
                 self.save_state(step, update, n_episodes, time.perf_counter() - t0)
             failed = False
@@ -386,16 +398,28 @@ class Trainer:
             summary[f"best/{t.metric}"] = t.best if finite else None
             summary[f"best/{t.metric}/step"] = t.best_step
             summary[f"last/{t.metric}"] = t.average  # also with fewer episodes than min_episodes_for_best
+        chosen = None
+        if self.selection is not None:
+            scorer = self.loop.discriminator_score if isinstance(self.loop, OnPolicyLoop) else None
+            chosen = self.selection.finish(scorer)
         n_eval = int(cfg.final_eval.episodes)
         if n_eval > 0:
             evaluated: dict[str, dict[str, Any]] = {}
-            for t in self.trackers:
-                target = self.run_dir / t.filename
+            # An imitation learner's headline is the reward-free choice; best.pt (true return) is an oracle.
+            names = [t.filename for t in self.trackers]
+            if chosen is not None:
+                names = [HEADLINE, *names, "last.pt"]
+            for name in names:
+                target = self.run_dir / name
                 if not target.exists():
                     continue
                 result = self.evaluate_checkpoint(target, n_eval)
-                evaluated[t.filename] = {"checkpoint": t.filename, **result.summary()}
-                log.info("final evaluation of %s: %s", t.filename, result.line())
+                evaluated[name] = {
+                    "checkpoint": name,
+                    "selected_by": self.selected_by(name),
+                    **result.summary(),
+                }
+                log.info("final evaluation of %s: %s", name, result.line())
             if not evaluated:
                 result = self.evaluate_checkpoint(self.run_dir / "last.pt", n_eval)
                 evaluated["last.pt"] = {"checkpoint": "last.pt", **result.summary()}
@@ -408,8 +432,52 @@ class Trainer:
                         "eval_mean_gap": by_true["mean"] - by_irl["mean"],
                         "step_gap": (self.trackers[0].best_step or 0) - (self.trackers[1].best_step or 0),
                     }
+            if chosen is not None:
+                summary["selection"] = self.selection_summary(chosen, evaluated, n_eval)
         atomic_write_bytes(self.run_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
         return summary
+
+    def selected_by(self, name: str) -> str:
+        if name == HEADLINE:
+            return f"reward-free: {self.cfg.select.criterion}"
+        if name == "best.pt":
+            return "true return (oracle)" if self.selection is not None else "true return"
+        if name == "best_irl.pt":
+            return "discriminator return (reward-free)"
+        return {"last.pt": "last"}.get(name, name)
+
+    def selection_summary(
+        self, chosen: dict[str, Any], evaluated: dict[str, dict[str, Any]], episodes: int
+    ) -> dict[str, Any]:
+        """The headline's criterion and its gaps to the oracle (best.pt) and to last.pt, and every
+        criterion's choice evaluated over the same episodes (to compare the criteria)."""
+        head = evaluated[HEADLINE]
+        out: dict[str, Any] = {
+            "criterion": chosen["criterion"],
+            "reference": chosen["reference"],
+            "step": chosen["chosen"][chosen["criterion"]]["step"],
+            "headline_mean": head["mean"],
+        }
+        for name, key in (("best.pt", "oracle"), ("last.pt", "last")):
+            if name in evaluated:
+                out[f"{key}_mean"] = evaluated[name]["mean"]
+                out[f"{key}_gap"] = evaluated[name]["mean"] - head["mean"]
+        by_step: dict[int, dict[str, Any]] = {out["step"]: head}
+        by_criterion = {}
+        for criterion, pick in chosen["chosen"].items():
+            if pick["step"] not in by_step:
+                by_step[pick["step"]] = self.evaluate_checkpoint(
+                    self.run_dir / pick["checkpoint"], episodes
+                ).summary()
+            e = by_step[pick["step"]]
+            by_criterion[criterion] = {
+                "step": pick["step"],
+                "value": pick["value"],
+                "mean": e["mean"],
+                "std": e["std"],
+            }
+        out["by_criterion"] = by_criterion
+        return out
 
     def evaluate_checkpoint(self, path: Path, episodes: int) -> EvalResult:
         policy = policy_from_checkpoint(load_checkpoint(path), source=str(path))

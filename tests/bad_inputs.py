@@ -179,6 +179,18 @@ CASES: list[Case] = [
         "algo.relabel_with='later' is unknown; choose one of updated, collected",
     ),
     Case(
+        "unknown-selection-criterion",
+        "an unknown reward-free selection criterion",
+        lambda d: ["train", *TINY, "algo=gail", "select.criterion=reward", f"hydra.run.dir={d / 'run'}"],
+        "select.criterion='reward' is unknown; choose one of mmd, demo_nll, final_d",
+    ),
+    Case(
+        "selection-spacing-with-max-episodes",
+        "reward-free selection in a run that train.max_episodes ends, without select.every_steps",
+        lambda d: ["train", *TINY, "algo=gail", "train.max_episodes=50", f"hydra.run.dir={d / 'run'}"],
+        "set select.every_steps",
+    ),
+    Case(
         "resume-other-config",
         "resuming a run with a different config (another algo, env or setting)",
         lambda d: ["train", *TINY, "train.checkpoint_every=1", "algo.lr=0.1", f"hydra.run.dir={d / 'run'}"],

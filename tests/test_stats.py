@@ -18,6 +18,7 @@ from gailrun.report.stats import (
     bootstrap_iqm_ci,
     bootstrap_poi_ci,
     ci_header,
+    diff_ci,
     mean_ci,
     t_quantile,
 )
@@ -54,6 +55,26 @@ def test_mean_ci_of_a_known_sample():
     assert ci.method == STUDENT_T and ci.n == 3 and ci.describe() == "Student-t, n=3"
     two = mean_ci([10.0, 14.0])  # s / sqrt(n) = 2*sqrt(2) / sqrt(2) = 2, t(0.975, 1) = 12.706
     assert two.high - 12.0 == pytest.approx(12.7062 * 2, abs=1e-3)
+
+
+def test_welch_difference_of_known_samples():
+    # a = [1, 2, 3], b = [4, 6, 8]: variances of the means 1/3 and 4/3, df = (5/3)^2 / ((1/9 + 16/9) / 2)
+    ci = diff_ci([1.0, 2.0, 3.0], [4.0, 6.0, 8.0])
+    df = (5 / 3) ** 2 / ((1 / 9 + 16 / 9) / 2)  # 2.94: rounded down to 2
+    assert math.floor(df) == 2
+    half = t_quantile(0.975, 2) * math.sqrt(5 / 3)
+    assert (ci.low, ci.high) == pytest.approx((-4 - half, -4 + half), abs=1e-9)
+    assert not diff_ci([1.0], [2.0, 3.0]).exists
+
+
+@pytest.mark.parametrize("n", [5, 20])
+def test_welch_covers_the_difference_95_percent_of_the_time(n: int):
+    rng = np.random.default_rng(3)
+    hits = 0
+    for _ in range(2000):
+        ci = diff_ci(rng.normal(size=n), rng.normal(scale=3.0, size=2 * n))
+        hits += ci.low <= 0.0 <= ci.high
+    assert 0.94 <= hits / 2000 <= 0.985  # rounding df down makes it slightly conservative
 
 
 def test_one_run_gives_no_interval():

@@ -128,13 +128,13 @@ def test_summary_groups_seeds_and_computes_a_student_t_interval(tmp_path: Path):
     c = rows["ppo_opts=c"]  # one seed: no interval, not [7, 7]
     assert c["ci_low"] is None and c["ci_high"] is None and c["ci_method"] == "none"
     csv_text = (tmp_path / "summary.csv").read_text()
-    assert csv_text.startswith("config,seeds_ok,failed,mean,std,ci_low,ci_high,ci_method")
-    assert "ppo_opts=c,1,0,7.0,0.0,,,none" in csv_text
+    assert csv_text.startswith("config,seeds_ok,failed,checkpoint,mean,std,ci_low,ci_high,ci_method")
+    assert "ppo_opts=c,1,0,best.pt,7.0,0.0,,,none" in csv_text
 
     md = (tmp_path / "summary.md").read_text()
-    assert "| configuration | seeds | mean | std | 95% CI (Student-t; n=2-3) | failed |" in md
-    assert f"| `ppo_opts=a` | 3 | 120.0 | 16.3 | [{120 - half:.1f}, {120 + half:.1f}] | 0 |" in md
-    assert "| `ppo_opts=c` | 1 | 7.0 | 0.0 | n=1, no interval | 0 |" in md
+    assert "| configuration | checkpoint | seeds | mean | std | 95% CI (Student-t; n=2-3) | failed |" in md
+    assert f"| `ppo_opts=a` | best.pt | 3 | 120.0 | 16.3 | [{120 - half:.1f}, {120 + half:.1f}] | 0 |" in md
+    assert "| `ppo_opts=c` | best.pt | 1 | 7.0 | 0.0 | n=1, no interval | 0 |" in md
     assert "Student-t, mean +- t(0.975, n-1) * s / sqrt(n)" in md and "bootstrap" not in md
 
 

@@ -6,7 +6,7 @@ random; `expert.min_score`, `expert.n_samples` and `expert.seed` are those three
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ class ExpertData:
     dataset: Dataset
     episodes: list[Episode]  # the drawn trajectories
     transitions: Transitions
+    # Kept by the filter but not drawn: never trained on (reward-free model selection scores against them).
+    held_out: list[Episode] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         r = np.array([ep.ret for ep in self.episodes])
@@ -72,4 +74,5 @@ def load_expert(cfg: Any, info: EnvInfo) -> ExpertData:
     rng = np.random.default_rng(int(cfg.get("seed", 0)))
     idx = np.sort(rng.choice(len(kept), size=n, replace=False))
     chosen = [kept[i] for i in idx]
-    return ExpertData(dataset=ds, episodes=chosen, transitions=to_transitions(chosen))
+    held_out = [kept[i] for i in sorted(set(range(len(kept))) - set(idx.tolist()))]
+    return ExpertData(dataset=ds, episodes=chosen, transitions=to_transitions(chosen), held_out=held_out)

@@ -253,7 +253,8 @@ def eval_box(study: Study, out: Path, colour: dict[str, tuple]) -> Figure | None
     ax.grid(axis="x", alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     caption = (
-        "Every evaluation episode of every seed's best.pt (eval.json), pooled per configuration: box = "
+        "Every evaluation episode of every seed's headline checkpoint (best.pt; best_rf.pt for GAIL and "
+        "InfoGAIL, chosen without the true reward), pooled per configuration: box = "
         "quartiles, line = median, whiskers = 1.5 IQR, circles = outliers, dots = episodes (jittered "
         "vertically), diamond = mean."
     )

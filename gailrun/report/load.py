@@ -53,7 +53,8 @@ class Run:
 
     @property
     def score(self) -> float:
-        """The run's final evaluation return: the mean over the evaluation episodes of best.pt."""
+        """The run's final evaluation return: the mean over the evaluation episodes of its headline checkpoint
+        (best.pt; best_rf.pt for GAIL and InfoGAIL)."""
         if self.job.final is not None:
             return float(self.job.final)
         return float(np.mean(self.eval_returns)) if self.eval_returns else math.nan
@@ -113,8 +114,10 @@ def join_elapsed(metrics: dict[str, np.ndarray], timing: dict[str, np.ndarray]) 
     return np.asarray([lookup.get(s, math.nan) for s in steps], dtype=np.float64)
 
 
-def read_eval_returns(path: Path) -> list[float]:
-    eval_file = path / "eval.json"
+def read_eval_returns(path: Path, checkpoint: str = "best.pt") -> list[float]:
+    from gailrun.evaluate import eval_json_path
+
+    eval_file = eval_json_path(path / checkpoint)
     if not eval_file.exists():
         return []
     return [float(x) for x in json.loads(eval_file.read_text()).get("returns", [])]
@@ -177,7 +180,7 @@ def load_study(dirs: list[Path]) -> Study:
         metrics = read_csv_columns(job.path / "metrics.csv")
         metrics = {RENAMED.get(k, k): v for k, v in metrics.items()}
         elapsed = join_elapsed(metrics, read_csv_columns(job.path / "timing.csv"))
-        runs.append(Run(job, label, d, config, metrics, elapsed, read_eval_returns(job.path)))
+        runs.append(Run(job, label, d, config, metrics, elapsed, read_eval_returns(job.path, job.headline)))
         if label not in labels:
             labels.append(label)
     by_label = {label: [r for r in runs if r.label == label] for label in labels}

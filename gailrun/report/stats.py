@@ -33,6 +33,7 @@ N_BOOT = 2000
 CI_LEVEL = 95
 SMALL_N = 10  # runs below which a percentile bootstrap is about the runs' range and undercovers
 STUDENT_T = "Student-t"
+WELCH = "Welch t"
 BOOTSTRAP = "percentile bootstrap"
 SMALL_BOOTSTRAP = f"bootstrap, n<{SMALL_N}: range-like, undercovers"
 
@@ -169,6 +170,21 @@ def mean_ci(values: Values) -> Interval:
         return no_interval(int(x.size))
     mean, half = float(x.mean()), _t_factor(x.size) * float(x.std(ddof=1))
     return Interval(mean - half, mean + half, STUDENT_T, int(x.size))
+
+
+def diff_ci(a: Values, b: Values) -> Interval:
+    """Welch's 95% interval of mean(a) - mean(b) (unequal variances; df rounded down, which widens it)."""
+    x = np.asarray(a, dtype=np.float64).ravel()
+    y = np.asarray(b, dtype=np.float64).ravel()
+    if x.size < 2 or y.size < 2:
+        return no_interval(int(min(x.size, y.size)))
+    vx, vy = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
+    diff = float(x.mean() - y.mean())
+    if vx + vy == 0.0:
+        return Interval(diff, diff, WELCH, int(x.size + y.size))
+    df = (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1))
+    half = t_quantile(1.0 - (100 - CI_LEVEL) / 200, max(1, math.floor(df))) * math.sqrt(vx + vy)
+    return Interval(diff - half, diff + half, WELCH, int(x.size + y.size))
 
 
 # --- bootstrap: IQM and probability of improvement -----------------------------------------------------

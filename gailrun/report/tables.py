@@ -1,10 +1,10 @@
 """The report's tables: final evaluation return per configuration, per-switch ablations, and the pairwise
 probability-of-improvement matrix.
 
-A run's score is its final evaluation return (the mean over the evaluation episodes of best.pt, as in
-summary.json); every statistic below treats runs (seeds), not episodes, as the samples. Each interval's
-method and run count is in its column's header and its CSV record (`*ci_method`); see `stats` for why the
-mean gets Student-t and the IQM and P(X > Y) a labelled bootstrap.
+A run's score is its final evaluation return (the mean over the evaluation episodes of its headline
+checkpoint, as in summary.json); every statistic below treats runs (seeds), not episodes, as the samples.
+Each interval's method and run count is in its column's header and its CSV record (`*ci_method`); see
+`stats` for why the mean gets Student-t and the IQM and P(X > Y) a labelled bootstrap.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ def config_records(study: Study) -> list[dict[str, Any]]:
         x = scores(study, label)
         ci, iqm_ci = mean_ci(x), bootstrap_iqm_ci(x)
         irl = [float(r.job.final_irl) for r in runs if r.job.final_irl is not None]
+        oracle = [float(r.job.final_oracle) for r in runs if r.job.final_oracle is not None]
         rec: dict[str, Any] = {
             "config": label,
             "runs": len(x),
@@ -57,6 +58,9 @@ def config_records(study: Study) -> list[dict[str, Any]]:
             "iqm": iqm(x),
             **iqm_ci.fields("iqm_"),
         }
+        if oracle:
+            rec["oracle_mean"] = float(np.mean(oracle))
+            rec["oracle_gap"] = rec["oracle_mean"] - rec["mean"] if len(oracle) == len(x) else math.nan
         if irl:
             rec["best_irl_mean"] = float(np.mean(irl))
         out.append(rec)
@@ -70,6 +74,8 @@ def config_table(study: Study) -> Table:
     iqm_cis = [Interval.from_fields(r, r["runs"], "iqm_") for r in records]
     columns = ["configuration", "runs", "failed", "seeds"]
     columns += [f"mean [{ci_header(cis)}]", "std", f"IQM [{ci_header(iqm_cis)}]"]
+    has_oracle = any("oracle_mean" in r for r in records)
+    columns += ["oracle best.pt mean", "gap oracle - headline"] if has_oracle else []
     columns += ["best_irl.pt mean"] if has_irl else []
     rows = []
     for r, ci, iqm_ci in zip(records, cis, iqm_cis, strict=True):
@@ -82,11 +88,14 @@ def config_table(study: Study) -> Table:
             fmt(r["std"]),
             fmt_ci(r["iqm"], iqm_ci),
         ]
+        if has_oracle:
+            row += [fmt(r.get("oracle_mean", math.nan)), fmt(r.get("oracle_gap", math.nan))]
         if has_irl:
             row.append(fmt(r.get("best_irl_mean")))
         rows.append(row)
     caption = (
-        "Final evaluation return of each run's best.pt (mean over its evaluation episodes), summarized over "
+        "Final evaluation return of each run's headline checkpoint (best.pt; for GAIL and InfoGAIL "
+        "best_rf.pt, chosen without the true reward, with the oracle best.pt beside it), summarized over "
         "runs: mean and std (population, ddof=0) over runs; IQM = interquartile mean (mean of the runs left "
         "after dropping the lowest and highest quarter, rounded down; with fewer than 4 runs it equals the "
         f"mean). {MEAN_CI_NOTE} {BOOTSTRAP_NOTE}"

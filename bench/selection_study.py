@@ -1,0 +1,82 @@
+"""Reward-free model selection against the oracle: every criterion's choice, best_irl.pt and last.pt beside
+best.pt (chosen by the env's true return), over the runs of one study.
+
+Reads each run's summary.json (its `selection` block, written by `gailrun train` for algo=gail|infogail):
+every criterion's chosen candidate was evaluated over the run's final-evaluation episodes. Prints (and with
+--out writes) a Markdown table: the mean over runs of each choice's return, its ratio to the oracle's mean,
+and on how many runs it scored below last.pt.
+
+    python bench/selection_study.py outputs/dev/gcp100k/v1 --title "GAIL CartPole" --out docs/results/x.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+OTHER = ("best_irl.pt", "last.pt")
+
+
+def read_runs(dirs: list[Path]) -> list[dict]:
+    runs = []
+    for d in dirs:
+        for path in sorted(d.rglob("summary.json")):
+            summary = json.loads(path.read_text())
+            if "selection" not in summary:
+                continue
+            sel, evals = summary["selection"], summary.get("evaluations", {})
+            row = {"run": str(path.parent), "seed": summary.get("seed"), "oracle": sel.get("oracle_mean")}
+            row.update({f"rf:{c}": v["mean"] for c, v in sel["by_criterion"].items()})
+            row.update({name: evals[name]["mean"] for name in OTHER if name in evals})
+            row["headline"] = sel["criterion"]
+            runs.append(row)
+    return runs
+
+
+def table(runs: list[dict], title: str) -> str:
+    columns = [c for c in runs[0] if c.startswith("rf:")] + [c for c in OTHER if c in runs[0]]
+    oracle = np.array([r["oracle"] for r in runs], dtype=float)
+    last = np.array([r.get("last.pt", np.nan) for r in runs], dtype=float)
+    lines = [
+        f"## {title}",
+        "",
+        f"{len(runs)} runs; headline criterion `{runs[0]['headline']}`. Each cell: mean over runs of the "
+        "chosen checkpoint's final evaluation; ratio = mean / oracle mean; below last = runs where the "
+        "choice scored lower than last.pt.",
+        "",
+        "| choice | mean return | ratio to oracle | below last.pt | per run |",
+        "| --- | ---: | ---: | ---: | --- |",
+        f"| best.pt (oracle: true return) | {oracle.mean():.1f} | 1.000 | "
+        f"{int((oracle < last).sum())} | {', '.join(f'{v:.1f}' for v in oracle)} |",
+    ]
+    for c in columns:
+        v = np.array([r.get(c, np.nan) for r in runs], dtype=float)
+        ratio = v.mean() / oracle.mean() if oracle.mean() else float("nan")
+        lines.append(
+            f"| {c} | {v.mean():.1f} | {ratio:.3f} | {int((v < last).sum())} | "
+            f"{', '.join(f'{x:.1f}' for x in v)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("dirs", nargs="+", type=Path)
+    ap.add_argument("--title", default="reward-free selection")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    runs = read_runs(args.dirs)
+    if not runs:
+        raise SystemExit(f"no summary.json with a selection block under {', '.join(map(str, args.dirs))}")
+    text = table(runs, args.title)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
