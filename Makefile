@@ -31,7 +31,7 @@ setup: $(STAMP) ## Create .venv and install gailrun with its test tools
 run: setup ## GAIL on LunarLander-v3 from the bundled expert data (minutes), then evaluate over 100 episodes
 	rm -rf $(RUN_DIR)
 	$(GAILRUN) train $(RUN_ARGS) hydra.run.dir=$(RUN_DIR)
-	$(GAILRUN) eval ckpt=$(RUN_DIR)/best_irl.pt episodes=100 seed=9999
+	$(GAILRUN) eval ckpt=$(RUN_DIR)/best_rf.pt episodes=100 seed=9999
 
 test: setup ## Run the tests (without the slow ones), including a real CartPole learning check
 	$(PY) -m pytest -m "not slow" -q -n $(TEST_WORKERS) --dist loadfile

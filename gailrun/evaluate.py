@@ -30,6 +30,7 @@ class EvalResult:
     lengths: list[int]
     codes: list[int] | None = None  # InfoGAIL: the latent code each episode was played with
     pairs: tuple[np.ndarray, np.ndarray] | None = None  # record_pairs: raw observations and actions played
+    terminated: list[bool] | None = None  # record_pairs: whether each episode ended by termination
 
     @property
     def mean(self) -> float:
@@ -113,6 +114,7 @@ def evaluate(
     generator = torch.Generator().manual_seed(seed)
     returns: list[list[float]] = [[] for _ in range(num_envs)]
     lengths: list[list[int]] = [[] for _ in range(num_envs)]
+    ended: list[list[bool]] = [[] for _ in range(num_envs)]
     played_codes: list[list[int]] = [[] for _ in range(num_envs)]
     if policy.n_codes:
         if code is not None and not 0 <= code < policy.n_codes:
@@ -146,6 +148,7 @@ def evaluate(
                 if done_count[i] < quotas[i]:
                     returns[i].append(float(ep_ret[i]))
                     lengths[i].append(int(ep_len[i]))
+                    ended[i].append(bool(term[i]))
                     if policy.n_codes:
                         played_codes[i].append(int(policy.codes[i]))  # type: ignore[index]
                     done_count[i] += 1
@@ -163,7 +166,8 @@ def evaluate(
     pairs = (
         (np.concatenate(seen_obs), np.concatenate(seen_actions).astype(np.int64)) if record_pairs else None
     )
-    return EvalResult(env_id, episodes, seed, deterministic, flat_r, flat_l, flat_c, pairs)
+    flat_t = [x for env_t in ended for x in env_t] if record_pairs else None
+    return EvalResult(env_id, episodes, seed, deterministic, flat_r, flat_l, flat_c, pairs, flat_t)
 
 
 PERIODIC_EVAL_METRICS = ("eval/return_mean", "eval/return_std")

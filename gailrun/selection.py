@@ -50,6 +50,7 @@ CANDIDATE_DIR = "candidates"
 HEADLINE = "best_rf.pt"
 
 Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
+Ends = list[tuple[int, bool]]  # each episode's length and whether it terminated (else: truncated)
 
 
 @dataclass(frozen=True)
@@ -84,14 +85,20 @@ class PairSpace:
     """State-action occupancy measures compared by MMD, with features and bandwidth fixed once from the
     reference (demonstration) pairs.
 
-    As in DAC's absorbing states, an episode that ends at step T < H (the env's time limit) spends its
-    remaining H - T steps in one absorbing state, a point far from every real pair: a policy that falls at
-    once puts most of its mass there, one that never lands puts none, and each is measured against how much
-    the demonstrators put there.
+    As in DAC's absorbing states, an episode that terminates at step T < H (the env's time limit) spends
+    its remaining H - T steps in one absorbing state, a point far from every real pair: a policy that falls
+    at once puts most of its mass there, one that never lands puts none, and each is measured against how
+    much the demonstrators put there. A truncated episode (a time limit, possibly shorter than H) puts all
+    its mass on its pairs.
     """
 
     def __init__(
-        self, obs: np.ndarray, actions: np.ndarray, lengths: list[int], n_actions: int, horizon: int | None
+        self,
+        obs: np.ndarray,
+        actions: np.ndarray,
+        ends: Ends,
+        n_actions: int,
+        horizon: int | None,
     ) -> None:
         self.n_actions, self.horizon = n_actions, horizon
         self.mean = obs.mean(axis=0)
@@ -101,29 +108,31 @@ class PairSpace:
         feats = self.features(obs, actions)
         d2 = sq_dists(feats, feats)
         self.bandwidth2 = float(np.median(d2[np.triu_indices(len(d2), k=1)])) or 1.0
-        self.reference = self.with_absorbing(feats, lengths)
+        self.reference = self.with_absorbing(feats, ends)
 
     def features(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
         z = (np.asarray(obs, dtype=np.float64) - self.mean) / self.scale
         return np.concatenate([z, one_hot(actions, self.n_actions), np.zeros((len(z), 1))], axis=1)
 
-    def absorbing_mass(self, lengths: list[int]) -> float:
+    def absorbing_mass(self, ends: Ends) -> float:
+        """The share of the episodes' occupancy in the absorbing state: (H - T) / H for an episode that
+        terminated at step T, 0 for one that was truncated, averaged over episodes."""
         if self.horizon is None:
             return 0.0
         h = self.horizon
-        return float(sum(h - min(t, h) for t in lengths)) / (h * len(lengths))
+        return float(np.mean([(h - min(t, h)) / h if term else 0.0 for t, term in ends]))
 
-    def with_absorbing(self, feats: np.ndarray, lengths: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    def with_absorbing(self, feats: np.ndarray, ends: Ends) -> tuple[np.ndarray, np.ndarray]:
         """Sample points and weights: the (subsampled) pairs share 1 - m, the absorbing point has m."""
-        m = self.absorbing_mass(lengths)
+        m = self.absorbing_mass(ends)
         point = np.zeros((1, feats.shape[1]))
         point[0, -1] = 2.0 * math.sqrt(self.bandwidth2)  # kernel to any real pair <= exp(-4)
         weights = np.concatenate([np.full(len(feats), (1.0 - m) / len(feats)), [m]])
         return np.concatenate([feats, point]), weights
 
-    def mmd2(self, obs: np.ndarray, actions: np.ndarray, lengths: list[int]) -> float:
+    def mmd2(self, obs: np.ndarray, actions: np.ndarray, ends: Ends) -> float:
         """Squared MMD (V-statistic) between the candidate's occupancy and the reference's; 0 when equal."""
-        x, wx = self.with_absorbing(self.features(obs, actions), lengths)
+        x, wx = self.with_absorbing(self.features(obs, actions), ends)
         y, wy = self.reference
 
         def k(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -174,8 +183,8 @@ class RewardFreeSelection:
         actions = np.concatenate([ep.actions for ep in reference])
         self.demo_obs, self.demo_actions = obs, actions
         idx = subsample(len(actions), settings.max_pairs, np.random.default_rng(settings.seed))
-        lengths = [ep.length for ep in reference]
-        self.space = PairSpace(obs[idx], actions[idx], lengths, n_actions, horizon)
+        ends = [(ep.length, bool(ep.terminations[-1])) for ep in reference]
+        self.space = PairSpace(obs[idx], actions[idx], ends, n_actions, horizon)
         self.n_reference_episodes = len(reference)
         self.records: list[dict[str, Any]] = []
 
@@ -198,7 +207,9 @@ class RewardFreeSelection:
         record = {
             "step": step,
             "checkpoint": str(path.relative_to(self.run_dir)),
-            "mmd": self.space.mmd2(obs, actions, result.lengths),
+            "mmd": self.space.mmd2(
+                obs, actions, list(zip(result.lengths, result.terminated or [], strict=True))
+            ),
             "demo_nll": demo_nll(policy, self.demo_obs, self.demo_actions),
             "mean_length": float(np.mean(result.lengths)),
             "oracle_return": result.mean,  # analysis only: no criterion reads it

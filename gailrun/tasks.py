@@ -98,7 +98,14 @@ def train_task(cfg: DictConfig) -> float:
         print(
             f"final evaluation ({fe['checkpoint']}): {fe['mean']:.1f} +- {fe['std']:.1f} over "
             f"{fe['episodes']} episodes, seed {fe['seed']}"
+            + (f" ({fe['selected_by']})" if fe.get("selected_by") else "")
         )
+        oracle = (summary.get("evaluations") or {}).get("best.pt")
+        if fe.get("checkpoint") != "best.pt" and oracle:
+            print(
+                f"oracle (best.pt, chosen by the true return): {oracle['mean']:.1f} +- {oracle['std']:.1f}; "
+                f"gap to the headline {oracle['mean'] - fe['mean']:+.1f}"
+            )
     return float(metric) if metric is not None else float("nan")
 
 
@@ -172,6 +179,8 @@ def collect_expert_task(cfg: DictConfig) -> None:
             overwrite=bool(cfg.overwrite),
             trusted=bool(cfg.trust_checkpoint),
             label=None if cfg.get("label") is None else str(cfg.label),
+            epsilon=float(cfg.epsilon),
+            max_episode_steps=None if cfg.max_episode_steps is None else int(cfg.max_episode_steps),
         )
         summary = {f"data/{k}": v for k, v in ds.card.items() if isinstance(v, int | float | str)}
         log_job(cfg.logger, Path(str(ds.path)), OmegaConf.to_container(cfg, resolve=True), "collect", summary)

@@ -14,6 +14,7 @@ from gailrun.data.expert import load_expert
 from gailrun.data.minari_io import Dataset, read_dataset, write_dataset
 from gailrun.envs import env_info
 from gailrun.errors import DataError
+from gailrun.policy import load_policy
 from tests.helpers import run_cli
 
 
@@ -169,6 +170,28 @@ def test_collect_expert_writes_a_card_that_data_info_reads(tmp_path: Path):
     info = run_cli("data", "info", str(tmp_path / "demos"), "--json")
     assert info.returncode == 0 and json.loads(info.stdout)["hash"] == "ok"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demos", "run"]
+
+
+def test_collect_expert_with_action_noise_and_a_cap_records_the_human_like_stand_in(tmp_path: Path):
+    """epsilon: a random action with that probability; the kept episodes all survive to the cap; the
+    noisy demonstrator's states spread wider than the noiseless one's."""
+    from gailrun.data.collect import collect_expert
+
+    ckpt = Path(__file__).resolve().parent.parent / "gailrun" / "assets" / "experts" / "cartpole-ppo.pt"
+    clean = collect_expert(ckpt, 8, tmp_path / "clean", min_score=200, max_episode_steps=200)
+    noisy = collect_expert(ckpt, 8, tmp_path / "noisy", min_score=200, max_episode_steps=200, epsilon=0.3)
+    assert (
+        noisy.card["source"]["epsilon"] == 0.3 and "stand-in for human-like play" in noisy.card["description"]
+    )
+    for ds in (clean, noisy):
+        assert ds.episodes and all(ep.length == 200 and ep.truncations[-1] for ep in ds.episodes)
+    spread = [np.concatenate([ep.observations for ep in ds.episodes]).std(axis=0) for ds in (clean, noisy)]
+    assert (spread[1] > spread[0]).all()
+    policy = load_policy(ckpt)
+    ep = noisy.episodes[0]  # some actions are not the policy's
+    assert (policy.act(ep.observations[:-1]) != ep.actions).any()
+    with pytest.raises(DataError, match=r"epsilon=1\.5 must lie in"):
+        collect_expert(ckpt, 1, tmp_path / "bad", epsilon=1.5)
 
 
 def test_bundled_datasets_are_what_the_docs_claim():

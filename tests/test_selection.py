@@ -29,11 +29,11 @@ def _pairs(rng: np.random.Generator, n: int, shift: float = 0.0) -> tuple[np.nda
 def test_mmd_is_zero_for_the_reference_itself_and_grows_with_a_shift():
     rng = np.random.default_rng(0)
     obs, act = _pairs(rng, 400)
-    space = PairSpace(obs, act, [100, 100, 100, 100], n_actions=2, horizon=100)
-    assert space.mmd2(obs, act, [100, 100, 100, 100]) == pytest.approx(0.0, abs=1e-12)
-    same = space.mmd2(*_pairs(rng, 400), [100] * 4)
-    near = space.mmd2(*_pairs(rng, 400, shift=0.5), [100] * 4)
-    far = space.mmd2(*_pairs(rng, 400, shift=2.0), [100] * 4)
+    space = PairSpace(obs, act, [(100, False)] * 4, n_actions=2, horizon=100)
+    assert space.mmd2(obs, act, [(100, False)] * 4) == pytest.approx(0.0, abs=1e-12)
+    same = space.mmd2(*_pairs(rng, 400), [(100, False)] * 4)
+    near = space.mmd2(*_pairs(rng, 400, shift=0.5), [(100, False)] * 4)
+    far = space.mmd2(*_pairs(rng, 400, shift=2.0), [(100, False)] * 4)
     assert 0.0 <= same < near < far
 
 
@@ -41,13 +41,14 @@ def test_mmd_charges_episodes_that_end_early_with_the_absorbing_state():
     """Same states, but the candidate's episodes end at step 10 of 100: 90% of its occupancy is absorbing."""
     rng = np.random.default_rng(1)
     obs, act = _pairs(rng, 400)
-    space = PairSpace(obs, act, [100] * 4, n_actions=2, horizon=100)
-    assert space.absorbing_mass([10] * 4) == pytest.approx(0.9)
-    full = space.mmd2(*_pairs(rng, 400), [100] * 4)
-    falls = space.mmd2(*_pairs(rng, 400), [10] * 4)
+    space = PairSpace(obs, act, [(100, False)] * 4, n_actions=2, horizon=100)
+    assert space.absorbing_mass([(10, True)] * 4) == pytest.approx(0.9)
+    assert space.absorbing_mass([(10, False)] * 4) == 0.0  # truncated (a shorter time limit): no absorbing
+    full = space.mmd2(*_pairs(rng, 400), [(100, False)] * 4)
+    falls = space.mmd2(*_pairs(rng, 400), [(10, True)] * 4)
     assert falls > 0.5 > full
-    no_horizon = PairSpace(obs, act, [100] * 4, n_actions=2, horizon=None)
-    assert no_horizon.absorbing_mass([10] * 4) == 0.0
+    no_horizon = PairSpace(obs, act, [(100, False)] * 4, n_actions=2, horizon=None)
+    assert no_horizon.absorbing_mass([(10, True)] * 4) == 0.0
 
 
 def test_evaluation_records_exactly_the_pairs_of_the_counted_episodes():
@@ -57,6 +58,7 @@ def test_evaluation_records_exactly_the_pairs_of_the_counted_episodes():
     obs, actions = result.pairs
     assert len(obs) == len(actions) == sum(result.lengths)
     assert obs.shape[1] == 4 and actions.dtype == np.int64
+    assert result.terminated == [length < 500 for length in result.lengths]
     np.testing.assert_array_equal(actions, policy.act(obs))  # deterministic: the action of each state
     plain = evaluate(policy, episodes=3, seed=1, num_envs=2)
     assert plain.pairs is None and plain.returns == result.returns

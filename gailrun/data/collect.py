@@ -109,12 +109,27 @@ def collect_expert(
     overwrite: bool = False,
     trusted: bool = False,
     label: str | None = None,
+    epsilon: float = 0.0,
+    max_episode_steps: int | None = None,
 ) -> Dataset:
+    """`epsilon`: with this probability each step plays a uniformly random action instead of the policy's,
+    a documented stand-in for imperfect (human-like) play where no person can play; with `min_score` at
+    the cap's return, every kept episode still survives to the cap."""
+    if not 0.0 <= epsilon <= 1.0:
+        raise DataError(f"epsilon={epsilon} must lie in [0, 1] (the probability of a random action)")
     policy: Policy = load_policy(ckpt, trusted=trusted)
     gen = torch.Generator().manual_seed(seed)
-    played = play_episodes(
-        lambda o: policy.act(o, deterministic=deterministic, generator=gen), policy.env_id, episodes, seed
-    )
+    noise = np.random.default_rng(seed)
+    n_actions = policy.agent.n_actions
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        action = policy.act(obs, deterministic=deterministic, generator=gen)
+        if epsilon > 0.0:
+            flip = noise.random(len(action)) < epsilon
+            action = np.where(flip, noise.integers(0, n_actions, len(action)), action)
+        return action
+
+    played = play_episodes(act, policy.env_id, episodes, seed, max_episode_steps=max_episode_steps)
     if label is not None:
         for ep in played:
             ep.attrs["style"] = str(label)
@@ -130,6 +145,8 @@ def collect_expert(
         "checkpoint_sha256": file_sha256(Path(ckpt)),
         "algo": policy.algo,
         "deterministic": deterministic,
+        "epsilon": epsilon,
+        "max_episode_steps": max_episode_steps,
     }
     card = build_card(
         policy.env_id,
@@ -138,7 +155,14 @@ def collect_expert(
         min_score,
         seed,
         source,
-        {"description": f"{len(kept)} episodes of a gailrun {policy.algo} policy on {policy.env_id}."},
+        {
+            "description": f"{len(kept)} episodes of a gailrun {policy.algo} policy on {policy.env_id}"
+            + (
+                f", a random action with probability {epsilon} (a stand-in for human-like play)."
+                if epsilon
+                else "."
+            )
+        },
     )
     out = Path(out) if out is not None else default_out(Path(ckpt), policy.env_id)
     name = out.name
