@@ -63,6 +63,12 @@ experts: setup ## Retrain the bundled PPO experts and re-record their demonstrat
 	cp outputs/experts/cartpole/best.pt $(ASSETS)/experts/cartpole-ppo.pt
 	$(GAILRUN) collect-expert ckpt=$(ASSETS)/experts/cartpole-ppo.pt episodes=20 min_score=500 \
 		out=$(ASSETS)/datasets/gailrun/cartpole-ppo-v0 overwrite=true
+	# The CartPole study's 200-step cap: the expert, and a human-like stand-in (a random action w.p. 0.3).
+	$(GAILRUN) collect-expert ckpt=$(ASSETS)/experts/cartpole-ppo.pt episodes=20 min_score=200 \
+		max_episode_steps=200 out=$(ASSETS)/datasets/gailrun/cartpole-ppo200-v0 overwrite=true
+	$(GAILRUN) collect-expert ckpt=$(ASSETS)/experts/cartpole-ppo.pt episodes=30 min_score=200 \
+		max_episode_steps=200 epsilon=0.3 seed=100 out=$(ASSETS)/datasets/gailrun/cartpole-humanlike-v0 \
+		overwrite=true
 	$(GAILRUN) train preset=zoo_ppo seed=1 \
 		hydra.run.dir=outputs/experts/lunarlander
 	cp outputs/experts/lunarlander/best.pt $(ASSETS)/experts/lunarlander-ppo.pt
