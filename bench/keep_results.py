@@ -1,6 +1,7 @@
 """Copy the small outputs of a sweep (or run) directory into docs/results/, leaving checkpoints behind.
 
-Per job: metrics.csv, timing.csv, eval*.json, summary.json, status.json, config.yaml and .hydra/*.yaml;
+Per job: metrics.csv, timing.csv, eval*.json, summary.json, status.json, config.yaml, rf_selection.json,
+bc_pretrain.csv and .hydra/*.yaml;
 per sweep: summary.md, summary.csv, marginals.md and multirun.yaml. Only finished jobs (summary.json
 present) are kept, so a sweep stopped with the machine can be kept part by part.
 
@@ -13,7 +14,15 @@ import argparse
 import shutil
 from pathlib import Path
 
-JOB_FILES = ("metrics.csv", "timing.csv", "summary.json", "status.json", "config.yaml")
+JOB_FILES = (
+    "metrics.csv",
+    "timing.csv",
+    "summary.json",
+    "status.json",
+    "config.yaml",
+    "rf_selection.json",
+    "bc_pretrain.csv",
+)
 SWEEP_FILES = ("summary.md", "summary.csv", "marginals.md", "multirun.yaml")
 
 

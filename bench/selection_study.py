@@ -20,7 +20,9 @@ import numpy as np
 OTHER = ("best_irl.pt", "last.pt")
 
 
-def read_runs(dirs: list[Path]) -> list[dict]:
+def read_runs(dirs: list[Path], styles: int = 0) -> list[dict]:
+    """Each run's choices; with `styles` > 0 (InfoGAIL) also how many hidden styles each choice reproduces,
+    over `styles` deterministic episodes per code (bench/infogail_styles.py's measure)."""
     runs = []
     for d in dirs:
         for path in sorted(d.rglob("summary.json")):
@@ -32,8 +34,29 @@ def read_runs(dirs: list[Path]) -> list[dict]:
             row.update({f"rf:{c}": v["mean"] for c, v in sel["by_criterion"].items()})
             row.update({name: evals[name]["mean"] for name in OTHER if name in evals})
             row["headline"] = sel["criterion"]
+            if styles:
+                row["styles"] = style_counts(path.parent, summary, styles)
             runs.append(row)
     return runs
+
+
+def style_counts(run: Path, summary: dict, episodes: int) -> dict[str, int]:
+    import sys
+
+    import yaml
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from infogail_styles import measure
+
+    from gailrun.data.minari_io import read_dataset
+    from gailrun.styles import label_centres
+
+    demos = read_dataset(yaml.safe_load((run / "config.yaml").read_text())["expert"]["path"])
+    centres = label_centres(demos.episodes)
+    chosen = json.loads((run / "rf_selection.json").read_text())["chosen"]
+    paths = {"oracle": "best.pt", **{f"rf:{c}": v["checkpoint"] for c, v in chosen.items()}}
+    paths.update({name: name for name in OTHER})
+    return {k: len(measure(run, episodes, centres, p)["styles_reproduced"]) for k, p in paths.items()}
 
 
 def table(runs: list[dict], title: str) -> str:
@@ -59,6 +82,12 @@ def table(runs: list[dict], title: str) -> str:
             f"| {c} | {v.mean():.1f} | {ratio:.3f} | {int((v < last).sum())} | "
             f"{', '.join(f'{x:.1f}' for x in v)} |"
         )
+    if "styles" in runs[0]:
+        lines += [
+            "",
+            "Hidden styles reproduced (of 2) by each choice, per run: "
+            + "; ".join(f"{k} {', '.join(str(r['styles'][k]) for r in runs)}" for k in runs[0]["styles"]),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -67,8 +96,9 @@ def main() -> None:
     ap.add_argument("dirs", nargs="+", type=Path)
     ap.add_argument("--title", default="reward-free selection")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--styles", type=int, default=0, help="InfoGAIL: episodes per code to count styles")
     args = ap.parse_args()
-    runs = read_runs(args.dirs)
+    runs = read_runs(args.dirs, args.styles)
     if not runs:
         raise SystemExit(f"no summary.json with a selection block under {', '.join(map(str, args.dirs))}")
     text = table(runs, args.title)

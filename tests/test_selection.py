@@ -136,6 +136,14 @@ def test_a_gail_run_writes_best_rf_as_its_headline_beside_the_oracle(tmp_path: P
     assert row["oracle_mean"] == evals["best.pt"]["mean"]
     assert row["oracle_gap"] == pytest.approx(sel["oracle_gap"])
     assert "| oracle best.pt mean |" in (tmp_path / "summary.md").read_text()
+    # So is the report's: its score, its box plot's episodes (eval_best_rf.json), and the oracle beside it.
+    res = run_cli("report", str(tmp_path))
+    assert res.returncode == 0, res.stderr[-2000:]
+    lines = (tmp_path / "report" / "configurations.csv").read_text().splitlines()
+    rec = dict(zip(lines[0].split(","), lines[1].split(","), strict=True))
+    assert float(rec["mean"]) == pytest.approx(evals["best_rf.pt"]["mean"])
+    assert float(rec["oracle_mean"]) == pytest.approx(evals["best.pt"]["mean"])
+    assert int(rec["episodes"]) == 5
 
 
 def test_selection_does_not_change_what_training_computes(tmp_path: Path):
