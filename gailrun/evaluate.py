@@ -18,6 +18,9 @@ from gailrun.checkpoint import atomic_write_bytes
 from gailrun.envs import env_info, make_vec_env, resolve_env_id, seed_vec_env
 from gailrun.errors import CheckpointError, GailrunError
 from gailrun.policy import Policy
+from gailrun.run_files import eval_json_path
+
+__all__ = ["EvalResult", "PeriodicEval", "eval_json_path", "evaluate"]
 
 
 @dataclass
@@ -29,8 +32,10 @@ class EvalResult:
     returns: list[float]
     lengths: list[int]
     codes: list[int] | None = None  # InfoGAIL: the latent code each episode was played with
-    pairs: tuple[np.ndarray, np.ndarray] | None = None  # record_pairs: raw observations and actions played
-    terminated: list[bool] | None = None  # record_pairs: whether each episode ended by termination
+    # record_pairs: raw observations, actions and the index (into returns) of the episode of each pair,
+    # and whether each episode ended by termination (else truncation).
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    terminated: list[bool] | None = None
 
     @property
     def mean(self) -> float:
@@ -70,12 +75,6 @@ class EvalResult:
         return path
 
 
-def eval_json_path(ckpt: Path) -> Path:
-    """Where the evaluation of `ckpt` is written: eval.json beside best.pt, eval_<name>.json otherwise."""
-    ckpt = Path(ckpt)
-    return ckpt.with_name("eval.json" if ckpt.stem == "best" else f"eval_{ckpt.stem}.json")
-
-
 def episode_quotas(episodes: int, num_envs: int) -> np.ndarray:
     base = np.full(num_envs, episodes // num_envs, dtype=np.int64)
     base[: episodes % num_envs] += 1
@@ -97,7 +96,7 @@ def evaluate(
 
     An InfoGAIL policy plays every episode with latent code `code`, or, when it is None, with a code drawn
     uniformly per episode (recorded in the result). `record_pairs` keeps the (observation, action) pairs of
-    the counted episodes (not the discarded extra ones, not the autoreset steps).
+    the counted episodes (not the discarded extra ones, not the autoreset steps) with each pair's episode.
     """
     env_id = resolve_env_id(env_id or policy.env_id)
     info = env_info(env_id)
@@ -133,12 +132,15 @@ def evaluate(
         done_count = np.zeros(num_envs, dtype=np.int64)
         seen_obs: list[np.ndarray] = []
         seen_actions: list[np.ndarray] = []
+        seen_episodes: list[np.ndarray] = []
+        first_episode = np.concatenate([[0], np.cumsum(quotas)[:-1]])  # env i's episodes in the flat lists
         while (done_count < quotas).any():
             actions = policy.act(obs, deterministic=deterministic, generator=generator)
             if record_pairs:
                 counted = ~prev_done & (done_count < quotas)
                 seen_obs.append(np.asarray(obs)[counted])
                 seen_actions.append(np.asarray(actions)[counted])
+                seen_episodes.append((first_episode + done_count)[counted])
             obs, reward, term, trunc, _ = envs.step(actions)
             live = ~prev_done
             ep_ret += np.where(live, reward, 0.0)
@@ -163,9 +165,13 @@ def evaluate(
     flat_l = [x for env_l in lengths for x in env_l]
     flat_c = [x for env_c in played_codes for x in env_c] if policy.n_codes else None
     assert len(flat_r) == episodes and all(math.isfinite(x) for x in flat_r)
-    pairs = (
-        (np.concatenate(seen_obs), np.concatenate(seen_actions).astype(np.int64)) if record_pairs else None
-    )
+    pairs = None
+    if record_pairs:
+        pairs = (
+            np.concatenate(seen_obs),
+            np.concatenate(seen_actions).astype(np.int64),
+            np.concatenate(seen_episodes).astype(np.int64),
+        )
     flat_t = [x for env_t in ended for x in env_t] if record_pairs else None
     return EvalResult(env_id, episodes, seed, deterministic, flat_r, flat_l, flat_c, pairs, flat_t)
 

@@ -1,26 +1,27 @@
 """Reward-free model selection: pick an imitation learner's headline checkpoint from demonstrations alone.
 
 `best.pt` is chosen by the env's true return, which a user of imitation learning does not have (it is an
-oracle). Here every `select.every_steps` env steps the current policy becomes a candidate: it is saved
-(`candidates/step-*.pt`), plays `select.episodes` deterministic episodes on envs of its own seed (their
-rewards are never read by a criterion), and is scored against demonstrations the run did not train on
-(the dataset's trajectories that pass `expert.min_score` but were not drawn; the drawn ones when none are
-left). Criteria, each using only observations and actions:
+oracle). Here the policy becomes a candidate before training (after BC pretraining, if any), at the first
+update past every `select.every_steps` env steps (default `train.total_steps / select.candidates`) and at
+the end: it is saved (`candidates/step-*.pt`), plays `select.episodes` deterministic episodes on envs of
+its own seed (their rewards are never read by a criterion), and is scored against demonstrations the run
+did not train on: the dataset's trajectories that pass `expert.min_score` but were not drawn, or, when
+every one was drawn (InfoGAIL's styles), the training demonstrations themselves (recorded as the
+reference's kind). Criteria, each using only observations and actions:
 
-- `mmd`: squared maximum mean discrepancy between the candidate's state-action occupancy and the held-out
+- `mmd`: squared maximum mean discrepancy between the candidate's state-action occupancy and the
   demonstrations' (Gaussian kernel on standardized observations and one-hot actions, bandwidth by the
-  median heuristic on the demonstrations; episodes that end early continue in an absorbing state, as in
-  DAC). It sees where the deterministic policy goes, as the final evaluation does: a policy that falls at
-  once or hovers forever visits states, or ends when, the demonstrators did not.
-- `demo_nll`: the negative log-likelihood of the held-out demonstrations' actions under the policy
-  (InfoGAIL: marginalized over a uniform code). It only looks at the demonstrators' states.
+  median heuristic on the demonstrations; episodes that terminate early continue in an absorbing state,
+  as in DAC). It sees where the deterministic policy goes, as the final evaluation does: a policy that
+  falls at once or hovers forever visits states, or ends when, the demonstrators did not.
+- `demo_nll`: the negative log-likelihood of the demonstrations' actions under the policy (InfoGAIL:
+  marginalized over a uniform code). It only looks at the demonstrators' states.
 - `final_d`: the trained discriminator's mean P(expert) on the candidate's pairs, scored once training
   has ended (re-scoring saved snapshots with the final discriminator).
 
 The candidate chosen by `select.criterion` is copied to `best_rf.pt`, the headline of GAIL and InfoGAIL
 runs; `rf_selection.json` keeps every candidate's criteria and, labelled as an oracle for analysis only,
-its deterministic return over the same episodes.
-"""
+its deterministic return over the same episodes."""
 
 from __future__ import annotations
 
@@ -36,10 +37,12 @@ import numpy as np
 import torch
 
 from gailrun.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
+from gailrun.codes import with_code
 from gailrun.data.episodes import Episode
+from gailrun.data.expert import ExpertData
 from gailrun.envs import EnvInfo
 from gailrun.errors import GailrunError
-from gailrun.evaluate import evaluate
+from gailrun.evaluate import episode_quotas, evaluate
 from gailrun.policy import Policy, policy_from_checkpoint
 
 CRITERIA = ("mmd", "demo_nll", "final_d")
@@ -81,59 +84,71 @@ def subsample(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     return np.arange(n) if n <= k else np.sort(rng.choice(n, size=k, replace=False))
 
 
-class PairSpace:
-    """State-action occupancy measures compared by MMD, with features and bandwidth fixed once from the
-    reference (demonstration) pairs.
+@dataclass
+class Occupancy:
+    """A sample of a policy's (or the demonstrators') state-action occupancy over a horizon of H steps, as
+    in DAC's absorbing states: an episode that terminates at step T < H spends its remaining H - T steps
+    in one absorbing state, so a policy that falls at once puts most of its mass there and one that never
+    lands puts none. Each of the N episodes has mass 1/N: per step 1/(N H) if it terminated, else 1/(N T)
+    (a truncated episode, possibly at a cap shorter than H, spreads its mass over its own steps)."""
 
-    As in DAC's absorbing states, an episode that terminates at step T < H (the env's time limit) spends
-    its remaining H - T steps in one absorbing state, a point far from every real pair: a policy that falls
-    at once puts most of its mass there, one that never lands puts none, and each is measured against how
-    much the demonstrators put there. A truncated episode (a time limit, possibly shorter than H) puts all
-    its mass on its pairs.
-    """
+    obs: np.ndarray  # [n, obs_dim] a seeded subsample of at most max_pairs pairs
+    actions: np.ndarray  # [n]
+    weights: np.ndarray  # [n] the pairs' masses, summing to 1 - absorbing
+    absorbing: float  # the absorbing state's mass
 
-    def __init__(
-        self,
+    @classmethod
+    def of(
+        cls,
         obs: np.ndarray,
         actions: np.ndarray,
+        episode: np.ndarray,
         ends: Ends,
-        n_actions: int,
         horizon: int | None,
-    ) -> None:
-        self.n_actions, self.horizon = n_actions, horizon
-        self.mean = obs.mean(axis=0)
+        max_pairs: int,
+        rng: np.random.Generator,
+    ) -> Occupancy:
+        """`episode[i]` is the index into `ends` (length, terminated) of pair i's episode."""
+        n = len(ends)
+        h = np.array([horizon or t for t, _ in ends], dtype=np.float64)
+        lengths = np.array([t for t, _ in ends], dtype=np.float64)
+        terminated = np.array([term and horizon is not None for _, term in ends])
+        per_step = np.where(terminated, 1.0 / (n * h), 1.0 / (n * lengths))
+        absorbing = float(np.sum(np.where(terminated, (h - np.minimum(lengths, h)) / (n * h), 0.0)))
+        keep = subsample(len(actions), max_pairs, rng)
+        w = per_step[np.asarray(episode)[keep]]
+        w *= (1.0 - absorbing) / w.sum()  # a uniform subsample keeps each pair's share in expectation
+        return cls(np.asarray(obs)[keep], np.asarray(actions)[keep], w, absorbing)
+
+
+class PairSpace:
+    """Occupancies compared by MMD, with the features and the bandwidth fixed once from the reference's."""
+
+    def __init__(self, reference: Occupancy, n_actions: int) -> None:
+        self.n_actions = n_actions
+        self.mean = reference.obs.mean(axis=0)
         # A feature the demonstrators never vary (e.g. a leg that never touches) keeps unit scale.
-        std = obs.std(axis=0)
+        std = reference.obs.std(axis=0)
         self.scale = np.where(std > 1e-6, std, 1.0)
-        feats = self.features(obs, actions)
+        feats = self.features(reference.obs, reference.actions)
         d2 = sq_dists(feats, feats)
         self.bandwidth2 = float(np.median(d2[np.triu_indices(len(d2), k=1)])) or 1.0
-        self.reference = self.with_absorbing(feats, ends)
+        self.reference = self.points(reference)
 
     def features(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
         z = (np.asarray(obs, dtype=np.float64) - self.mean) / self.scale
         return np.concatenate([z, one_hot(actions, self.n_actions), np.zeros((len(z), 1))], axis=1)
 
-    def absorbing_mass(self, ends: Ends) -> float:
-        """The share of the episodes' occupancy in the absorbing state: (H - T) / H for an episode that
-        terminated at step T, 0 for one that was truncated, averaged over episodes."""
-        if self.horizon is None:
-            return 0.0
-        h = self.horizon
-        return float(np.mean([(h - min(t, h)) / h if term else 0.0 for t, term in ends]))
-
-    def with_absorbing(self, feats: np.ndarray, ends: Ends) -> tuple[np.ndarray, np.ndarray]:
-        """Sample points and weights: the (subsampled) pairs share 1 - m, the absorbing point has m."""
-        m = self.absorbing_mass(ends)
+    def points(self, occ: Occupancy) -> tuple[np.ndarray, np.ndarray]:
+        """Sample points and weights: the pairs, and the absorbing state far from every real pair."""
+        feats = self.features(occ.obs, occ.actions)
         point = np.zeros((1, feats.shape[1]))
         point[0, -1] = 2.0 * math.sqrt(self.bandwidth2)  # kernel to any real pair <= exp(-4)
-        weights = np.concatenate([np.full(len(feats), (1.0 - m) / len(feats)), [m]])
-        return np.concatenate([feats, point]), weights
+        return np.concatenate([feats, point]), np.concatenate([occ.weights, [occ.absorbing]])
 
-    def mmd2(self, obs: np.ndarray, actions: np.ndarray, ends: Ends) -> float:
-        """Squared MMD (V-statistic) between the candidate's occupancy and the reference's; 0 when equal."""
-        x, wx = self.with_absorbing(self.features(obs, actions), ends)
-        y, wy = self.reference
+    def mmd2(self, occ: Occupancy) -> float:
+        """Squared MMD (V-statistic) between `occ` and the reference occupancy; 0 when they are equal."""
+        (x, wx), (y, wy) = self.points(occ), self.reference
 
         def k(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             return np.exp(-sq_dists(a, b) / self.bandwidth2)
@@ -148,24 +163,35 @@ def sq_dists(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def demo_nll(policy: Policy, obs: np.ndarray, actions: np.ndarray) -> float:
     """Mean -log pi(a | s) over demonstration pairs; InfoGAIL policies: -log of the mean over codes."""
-    x = torch.from_numpy(policy.obs_norm(np.asarray(obs, dtype=np.float32)))
-    a = torch.from_numpy(np.asarray(actions, dtype=np.int64))
+    raw = policy.obs_norm(np.asarray(obs, dtype=np.float32))
+    a = torch.from_numpy(np.asarray(actions, dtype=np.int64))[:, None]
+    codes = [None] if not policy.n_codes else range(policy.n_codes)
     with torch.no_grad():
-        if not policy.n_codes:
-            logp = torch.log_softmax(policy.agent.logits(x), dim=-1)
-            return float(-logp.gather(1, a[:, None]).mean())
         per_code = []
-        for c in range(policy.n_codes):
-            code = torch.zeros(len(x), policy.n_codes)
-            code[:, c] = 1.0
-            logp = torch.log_softmax(policy.agent.logits(torch.cat([x, code], dim=1)), dim=-1)
-            per_code.append(logp.gather(1, a[:, None]).squeeze(1))
-        marginal = torch.logsumexp(torch.stack(per_code), dim=0) - math.log(policy.n_codes)
-        return float(-marginal.mean())
+        for c in codes:
+            x = raw if c is None else with_code(raw, np.full(len(raw), c), policy.n_codes)
+            logp = torch.log_softmax(policy.agent.logits(torch.from_numpy(x)), dim=-1)
+            per_code.append(logp.gather(1, a).squeeze(1))
+        marginal = torch.logsumexp(torch.stack(per_code), dim=0) - math.log(len(per_code))
+    return float(-marginal.mean())
+
+
+@dataclass
+class Played:
+    """What a candidate's deterministic episodes showed: its occupancy, and (for analysis only) returns."""
+
+    occupancy: Occupancy
+    lengths: list[int]
+    returns: list[float]
+    codes: list[int | None]  # the code each episode was played with (None: not InfoGAIL)
 
 
 class RewardFreeSelection:
-    """Candidates of one run and their criteria; a part of the run's full state (resume continues it)."""
+    """Candidates of one run and their criteria; a part of the run's full state (resume continues it).
+
+    `cap` is the episode limit candidates play with (the run's `env.max_episode_steps`, else the env's
+    own), and the occupancies' horizon H: demonstrations recorded at a shorter cap than the env's (the
+    CartPole study's 200 steps) say nothing about later steps."""
 
     def __init__(
         self,
@@ -173,65 +199,95 @@ class RewardFreeSelection:
         reference: list[Episode],
         reference_kind: str,
         n_actions: int,
+        cap: int | None,
         horizon: int | None,
         run_dir: Path,
     ) -> None:
-        if not reference:
-            raise GailrunError("reward-free selection needs demonstrations; set select.every_steps=null")
         self.s, self.run_dir, self.reference_kind = settings, Path(run_dir), reference_kind
+        self.cap, self.horizon = cap, horizon
         obs = np.concatenate([ep.observations[:-1] for ep in reference])
         actions = np.concatenate([ep.actions for ep in reference])
-        self.demo_obs, self.demo_actions = obs, actions
-        idx = subsample(len(actions), settings.max_pairs, np.random.default_rng(settings.seed))
+        episode = np.concatenate([np.full(ep.length, i) for i, ep in enumerate(reference)])
         ends = [(ep.length, bool(ep.terminations[-1])) for ep in reference]
-        self.space = PairSpace(obs[idx], actions[idx], ends, n_actions, horizon)
+        self.demo_obs, self.demo_actions = obs, actions
+        rng = np.random.default_rng(settings.seed)
+        self.space = PairSpace(
+            Occupancy.of(obs, actions, episode, ends, horizon, settings.max_pairs, rng), n_actions
+        )
         self.n_reference_episodes = len(reference)
         self.records: list[dict[str, Any]] = []
 
     def due(self, before: int, step: int) -> bool:
         return step // self.s.every_steps > before // self.s.every_steps
 
+    def play(self, policy: Policy, step: int) -> Played:
+        """`select.episodes` deterministic episodes; an InfoGAIL policy plays its codes in equal shares (as
+        the demonstrators' styles are mixed), code c in episodes of its own."""
+        codes = [None] if not policy.n_codes else list(range(policy.n_codes))
+        shares = episode_quotas(self.s.episodes, len(codes))
+        parts = [
+            evaluate(policy, int(k), self.s.seed, True, max_episode_steps=self.cap, code=c, record_pairs=True)
+            for c, k in zip(codes, shares, strict=True)
+            if k > 0
+        ]
+        obs, actions, episode, ends = [], [], [], []
+        for part in parts:
+            assert part.pairs is not None and part.terminated is not None
+            obs.append(part.pairs[0])
+            actions.append(part.pairs[1])
+            episode.append(part.pairs[2] + len(ends))
+            ends += list(zip(part.lengths, part.terminated, strict=True))
+        rng = np.random.default_rng([self.s.seed, step])
+        occ = Occupancy.of(
+            np.concatenate(obs),
+            np.concatenate(actions),
+            np.concatenate(episode),
+            ends,
+            self.horizon,
+            self.s.max_pairs,
+            rng,
+        )
+        codes_played = [c for c, k in zip(codes, shares, strict=True) for _ in range(int(k))]
+        return Played(occ, [t for t, _ in ends], [r for part in parts for r in part.returns], codes_played)
+
     def add(self, step: int, payload: dict[str, Any]) -> dict[str, float]:
         """Make the policy in `payload` a candidate: save it, play it, score it; returns logged metrics."""
         with torch.random.fork_rng():  # building the policy's copy draws initial weights
             policy = policy_from_checkpoint(payload)
-        result = evaluate(policy, self.s.episodes, self.s.seed, deterministic=True, record_pairs=True)
-        assert result.pairs is not None
-        obs, actions = result.pairs
-        keep = subsample(len(actions), self.s.max_pairs, np.random.default_rng([self.s.seed, step]))
-        obs, actions = obs[keep], actions[keep]
+        played = self.play(policy, step)
+        occ = played.occupancy
         path = self.run_dir / CANDIDATE_DIR / f"step-{step:010d}.pt"
         path.parent.mkdir(exist_ok=True)
-        pairs = {"obs": torch.from_numpy(obs), "actions": torch.from_numpy(actions)}
-        save_checkpoint(path, {**payload, "select_pairs": pairs})
+        pairs = {"obs": torch.from_numpy(occ.obs), "actions": torch.from_numpy(occ.actions)}
+        save_checkpoint(
+            path, {**payload, "select_pairs": {**pairs, "weights": torch.from_numpy(occ.weights)}}
+        )
         record = {
             "step": step,
             "checkpoint": str(path.relative_to(self.run_dir)),
-            "mmd": self.space.mmd2(
-                obs, actions, list(zip(result.lengths, result.terminated or [], strict=True))
-            ),
+            "mmd": self.space.mmd2(occ),
             "demo_nll": demo_nll(policy, self.demo_obs, self.demo_actions),
-            "mean_length": float(np.mean(result.lengths)),
-            "oracle_return": result.mean,  # analysis only: no criterion reads it
+            "mean_length": float(np.mean(played.lengths)),
+            "absorbing": occ.absorbing,
+            "oracle_return": float(np.mean(played.returns)),  # analysis only: no criterion reads it
         }
         self.records = [r for r in self.records if r["step"] != step] + [record]
         return {"select/mmd": record["mmd"], "select/demo_nll": record["demo_nll"]}
 
+    def has(self, step: int) -> bool:
+        return any(r["step"] == step for r in self.records)
+
     def finish(self, scorer: Scorer | None) -> dict[str, Any]:
-        """Score the candidates with the final discriminator, write best_rf.pt and rf_selection.json."""
-        if not self.records:
-            raise GailrunError("reward-free selection saw no candidate; lower select.every_steps")
+        """Score the candidates with the final discriminator (when there is one: GAIL, InfoGAIL), write
+        best_rf.pt and rf_selection.json."""
         criteria = ["mmd", "demo_nll"]
         if scorer is not None:
             criteria.append("final_d")
             for r in self.records:
                 pairs = load_checkpoint(self.run_dir / r["checkpoint"])["select_pairs"]
-                r["final_d"] = float(np.mean(scorer(pairs["obs"].numpy(), pairs["actions"].numpy())))
-        if self.s.criterion not in criteria:
-            raise GailrunError(
-                f"select.criterion={self.s.criterion} needs a discriminator, which this run has not; "
-                "choose mmd or demo_nll"
-            )
+                p_expert = scorer(pairs["obs"].numpy(), pairs["actions"].numpy())
+                w = pairs["weights"].numpy()
+                r["final_d"] = float(np.sum(w * p_expert) / np.sum(w))
         chosen = {c: self.choose(c) for c in criteria}
         headline = chosen[self.s.criterion]
         shutil.copyfile(self.run_dir / headline["checkpoint"], self.run_dir / HEADLINE)
@@ -243,7 +299,12 @@ class RewardFreeSelection:
                 for c, r in chosen.items()
             },
             "reference": {"kind": self.reference_kind, "episodes": self.n_reference_episodes},
-            "settings": {"every_steps": self.s.every_steps, "episodes": self.s.episodes, "seed": self.s.seed},
+            "settings": {
+                "every_steps": self.s.every_steps,
+                "episodes": self.s.episodes,
+                "seed": self.s.seed,
+                "horizon": self.horizon,
+            },
             "candidates": sorted(self.records, key=lambda r: r["step"]),
         }
         atomic_write_bytes(self.run_dir / "rf_selection.json", (json.dumps(body, indent=2) + "\n").encode())
@@ -262,7 +323,9 @@ class RewardFreeSelection:
         self.records = [dict(r) for r in state["records"]]
 
 
-def build_selection(cfg: Any, expert: Any, info: EnvInfo, run_dir: Path) -> RewardFreeSelection | None:
+def build_selection(
+    cfg: Any, expert: ExpertData | None, info: EnvInfo, run_dir: Path
+) -> RewardFreeSelection | None:
     """The run's selection, or None: off for PPO and BC (PPO has the reward; BC's best.pt is already
     chosen by its validation loss) and with `select.candidates=0`."""
     node = cfg.select
@@ -289,4 +352,7 @@ def build_selection(cfg: Any, expert: Any, info: EnvInfo, run_dir: Path) -> Rewa
         criterion=str(node.criterion),
         max_pairs=int(node.max_pairs),
     )
-    return RewardFreeSelection(settings, reference, kind, info.n_actions, info.max_episode_steps, run_dir)
+    cap = cfg.env.get("max_episode_steps")
+    cap = None if cap is None else int(cap)
+    horizon = cap if cap is not None else info.max_episode_steps
+    return RewardFreeSelection(settings, reference, kind, info.n_actions, cap, horizon, run_dir)

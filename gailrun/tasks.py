@@ -162,6 +162,14 @@ def record_eval_video(cfg: DictConfig, policy: Any, ckpt: Path) -> dict[str, Pat
     return {"eval/video": video.mp4, "eval/best_episode": video.gif}
 
 
+def _number(cfg: DictConfig, key: str, kind: type) -> Any:
+    """cfg[key] as `kind`, or a one-line error naming the key (collect-expert's config has no schema)."""
+    try:
+        return kind(cfg[key])
+    except (TypeError, ValueError):
+        raise GailrunError(f"{key}={cfg[key]!r} is not a number; pass e.g. {key}=0.3") from None
+
+
 def collect_expert_task(cfg: DictConfig) -> None:
     from gailrun.data.collect import collect_expert
 
@@ -179,8 +187,10 @@ def collect_expert_task(cfg: DictConfig) -> None:
             overwrite=bool(cfg.overwrite),
             trusted=bool(cfg.trust_checkpoint),
             label=None if cfg.get("label") is None else str(cfg.label),
-            epsilon=float(cfg.epsilon),
-            max_episode_steps=None if cfg.max_episode_steps is None else int(cfg.max_episode_steps),
+            epsilon=_number(cfg, "epsilon", float),
+            max_episode_steps=None
+            if cfg.max_episode_steps is None
+            else _number(cfg, "max_episode_steps", int),
         )
         summary = {f"data/{k}": v for k, v in ds.card.items() if isinstance(v, int | float | str)}
         log_job(cfg.logger, Path(str(ds.path)), OmegaConf.to_container(cfg, resolve=True), "collect", summary)

@@ -346,7 +346,7 @@ class Trainer:
                     break
             step = loop.progress
             save_checkpoint(run_dir / "last.pt", self.payload(step, update, n_episodes))
-            if self.selection is not None:  # the last policy is always a candidate
+            if self.selection is not None and not self.selection.has(step):  # the last policy, always
                 self.selection.add(step, self.payload(step, update, n_episodes))
             if every > 0 or every_steps > 0:
                 self.save_state(step, update, n_episodes, time.perf_counter() - t0)
@@ -403,8 +403,8 @@ class Trainer:
             scorer = self.loop.discriminator_score if isinstance(self.loop, OnPolicyLoop) else None
             chosen = self.selection.finish(scorer)
         n_eval = int(cfg.final_eval.episodes)
+        evaluated: dict[str, dict[str, Any]] = {}
         if n_eval > 0:
-            evaluated: dict[str, dict[str, Any]] = {}
             # An imitation learner's headline is the reward-free choice; best.pt (true return) is an oracle.
             names = [t.filename for t in self.trackers]
             if chosen is not None:
@@ -432,38 +432,52 @@ class Trainer:
                         "eval_mean_gap": by_true["mean"] - by_irl["mean"],
                         "step_gap": (self.trackers[0].best_step or 0) - (self.trackers[1].best_step or 0),
                     }
-            if chosen is not None:
-                summary["selection"] = self.selection_summary(chosen, evaluated, n_eval)
+        if chosen is not None:
+            summary["selection"] = self.selection_summary(chosen, evaluated, n_eval)
         atomic_write_bytes(self.run_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
         return summary
 
     def selected_by(self, name: str) -> str:
+        """What chose the checkpoint; the true return, in an imitation run, labelled as an oracle."""
         if name == HEADLINE:
             return f"reward-free: {self.cfg.select.criterion}"
-        if name == "best.pt":
-            return "true return (oracle)" if self.selection is not None else "true return"
-        if name == "best_irl.pt":
-            return "discriminator return (reward-free)"
-        return {"last.pt": "last"}.get(name, name)
+        by_metric = {
+            "charts/avg100_return": "true return",
+            "gail/avg100_irl_score": "discriminator return (reward-free)",
+            "bc/val_loss": "validation loss",
+            "bc/epoch": "last epoch",
+        }
+        metric = next((t.metric for t in self.trackers if t.filename == name), None)
+        if metric is None:
+            return "last" if name == "last.pt" else name
+        label = by_metric.get(metric, metric)
+        imitation = str(self.cfg.algo.name) in ("gail", "infogail")
+        return f"{label} (oracle)" if label == "true return" and imitation else label
 
     def selection_summary(
         self, chosen: dict[str, Any], evaluated: dict[str, dict[str, Any]], episodes: int
     ) -> dict[str, Any]:
-        """The headline's criterion and its gaps to the oracle (best.pt) and to last.pt, and every
-        criterion's choice evaluated over the same episodes (to compare the criteria)."""
-        head = evaluated[HEADLINE]
+        """The headline's criterion and step; with final evaluations (`evaluated`), its gaps to the oracle
+        (best.pt) and to last.pt, and every criterion's choice evaluated over the same episodes (to compare
+        the criteria)."""
         out: dict[str, Any] = {
             "criterion": chosen["criterion"],
             "reference": chosen["reference"],
             "step": chosen["chosen"][chosen["criterion"]]["step"],
-            "headline_mean": head["mean"],
         }
+        if HEADLINE not in evaluated:
+            out["by_criterion"] = {
+                c: {"step": p["step"], "value": p["value"]} for c, p in chosen["chosen"].items()
+            }
+            return out
+        head = evaluated[HEADLINE]
+        out["headline_mean"] = head["mean"]
         for name, key in (("best.pt", "oracle"), ("last.pt", "last")):
             if name in evaluated:
                 out[f"{key}_mean"] = evaluated[name]["mean"]
                 out[f"{key}_gap"] = evaluated[name]["mean"] - head["mean"]
         by_step: dict[int, dict[str, Any]] = {out["step"]: head}
-        by_criterion = {}
+        by_criterion: dict[str, dict[str, Any]] = {}
         for criterion, pick in chosen["chosen"].items():
             if pick["step"] not in by_step:
                 by_step[pick["step"]] = self.evaluate_checkpoint(

@@ -11,10 +11,19 @@ import numpy as np
 import pytest
 import torch
 
-from gailrun.data.episodes import Episode
+from gailrun.data.minari_io import read_dataset
 from gailrun.evaluate import evaluate
-from gailrun.policy import load_policy
-from gailrun.selection import LOWER_IS_BETTER, PairSpace, RewardFreeSelection, SelectSettings, demo_nll
+from gailrun.networks import ActorCritic
+from gailrun.normalize import ObsNormalizer
+from gailrun.policy import Policy, load_policy
+from gailrun.selection import (
+    Occupancy,
+    PairSpace,
+    RewardFreeSelection,
+    SelectSettings,
+    build_selection,
+    demo_nll,
+)
 from gailrun.sweep import summarize
 from tests.helpers import run_cli
 
@@ -26,37 +35,58 @@ def _pairs(rng: np.random.Generator, n: int, shift: float = 0.0) -> tuple[np.nda
     return rng.normal(shift, 1.0, size=(n, 3)), rng.integers(0, 2, size=n)
 
 
+def _occ(
+    obs: np.ndarray, act: np.ndarray, ends: list[tuple[int, bool]], horizon: int | None = 100
+) -> Occupancy:
+    """Pairs split evenly over the episodes of `ends` (their lengths only weigh the pairs)."""
+    episode = np.arange(len(act)) * len(ends) // len(act)
+    return Occupancy.of(obs, act, episode, ends, horizon, 10_000, np.random.default_rng(0))
+
+
+FULL = [(100, False)] * 4
+
+
 def test_mmd_is_zero_for_the_reference_itself_and_grows_with_a_shift():
     rng = np.random.default_rng(0)
     obs, act = _pairs(rng, 400)
-    space = PairSpace(obs, act, [(100, False)] * 4, n_actions=2, horizon=100)
-    assert space.mmd2(obs, act, [(100, False)] * 4) == pytest.approx(0.0, abs=1e-12)
-    same = space.mmd2(*_pairs(rng, 400), [(100, False)] * 4)
-    near = space.mmd2(*_pairs(rng, 400, shift=0.5), [(100, False)] * 4)
-    far = space.mmd2(*_pairs(rng, 400, shift=2.0), [(100, False)] * 4)
+    space = PairSpace(_occ(obs, act, FULL), n_actions=2)
+    assert space.mmd2(_occ(obs, act, FULL)) == pytest.approx(0.0, abs=1e-12)
+    same = space.mmd2(_occ(*_pairs(rng, 400), FULL))
+    near = space.mmd2(_occ(*_pairs(rng, 400, shift=0.5), FULL))
+    far = space.mmd2(_occ(*_pairs(rng, 400, shift=2.0), FULL))
     assert 0.0 <= same < near < far
 
 
 def test_mmd_charges_episodes_that_end_early_with_the_absorbing_state():
-    """Same states, but the candidate's episodes end at step 10 of 100: 90% of its occupancy is absorbing."""
+    """Same states, but the candidate's episodes terminate at step 10 of 100: 90% of its occupancy is
+    absorbing. Episodes truncated early (a shorter cap) put none there."""
     rng = np.random.default_rng(1)
     obs, act = _pairs(rng, 400)
-    space = PairSpace(obs, act, [(100, False)] * 4, n_actions=2, horizon=100)
-    assert space.absorbing_mass([(10, True)] * 4) == pytest.approx(0.9)
-    assert space.absorbing_mass([(10, False)] * 4) == 0.0  # truncated (a shorter time limit): no absorbing
-    full = space.mmd2(*_pairs(rng, 400), [(100, False)] * 4)
-    falls = space.mmd2(*_pairs(rng, 400), [(10, True)] * 4)
-    assert falls > 0.5 > full
-    no_horizon = PairSpace(obs, act, [(100, False)] * 4, n_actions=2, horizon=None)
-    assert no_horizon.absorbing_mass([(10, True)] * 4) == 0.0
+    space = PairSpace(_occ(obs, act, FULL), n_actions=2)
+    falls = _occ(*_pairs(rng, 400), [(10, True)] * 4)
+    assert falls.absorbing == pytest.approx(0.9) and falls.weights.sum() == pytest.approx(0.1)
+    assert _occ(obs, act, [(10, False)] * 4).absorbing == 0.0
+    assert _occ(obs, act, [(10, True)] * 4, horizon=None).absorbing == 0.0
+    assert space.mmd2(falls) > 0.5 > space.mmd2(_occ(*_pairs(rng, 400), FULL))
+
+
+def test_occupancy_weighs_each_episode_by_its_own_ending():
+    """One episode terminated at 100 and one truncated at 200, horizon 500: the first's pairs carry
+    100 / (2 * 500) = 0.1 of the mass, the second's 0.5, the absorbing state (500 - 100) / (2 * 500) = 0.4."""
+    obs, act = np.zeros((300, 3)), np.zeros(300, dtype=np.int64)
+    episode = np.array([0] * 100 + [1] * 200)
+    occ = Occupancy.of(obs, act, episode, [(100, True), (200, False)], 500, 10_000, np.random.default_rng(0))
+    assert occ.absorbing == pytest.approx(0.4)
+    assert occ.weights[:100].sum() == pytest.approx(0.1) and occ.weights[100:].sum() == pytest.approx(0.5)
 
 
 def test_evaluation_records_exactly_the_pairs_of_the_counted_episodes():
     policy = load_policy(EXPERT)
     result = evaluate(policy, episodes=3, seed=1, num_envs=2, record_pairs=True)
     assert result.pairs is not None
-    obs, actions = result.pairs
+    obs, actions, episode = result.pairs
     assert len(obs) == len(actions) == sum(result.lengths)
+    assert np.bincount(episode).tolist() == result.lengths  # each pair knows its episode
     assert obs.shape[1] == 4 and actions.dtype == np.int64
     assert result.terminated == [length < 500 for length in result.lengths]
     np.testing.assert_array_equal(actions, policy.act(obs))  # deterministic: the action of each state
@@ -72,9 +102,16 @@ def test_demo_nll_prefers_the_demonstrator_over_its_mirror_image():
     assert demo_nll(policy, obs, actions) < demo_nll(policy, obs, 1 - actions)
 
 
+def _selection(tmp_path: Path, **kw) -> RewardFreeSelection:
+    demos = read_dataset(ASSETS / "datasets" / "gailrun" / "cartpole-ppo-v0").episodes[:3]
+    settings = SelectSettings(
+        **{"every_steps": 10, "episodes": 4, "seed": 0, "criterion": "mmd", "max_pairs": 300, **kw}
+    )
+    return RewardFreeSelection(settings, demos, "test", 2, None, 500, tmp_path)
+
+
 def test_choose_breaks_ties_towards_the_later_candidate(tmp_path: Path):
-    ep = Episode(np.zeros((6, 4)), np.zeros(5), np.zeros(5), np.zeros(5), np.zeros(5))
-    sel = RewardFreeSelection(SelectSettings(10, 1, 0, "mmd", 10), [ep, ep], "test", 2, 500, tmp_path)
+    sel = _selection(tmp_path)
     sel.records = [
         {"step": 0, "mmd": 0.2, "demo_nll": 1.0},
         {"step": 10, "mmd": 0.1, "demo_nll": 2.0},
@@ -82,7 +119,72 @@ def test_choose_breaks_ties_towards_the_later_candidate(tmp_path: Path):
     ]
     assert sel.choose("mmd")["step"] == 20
     assert sel.choose("demo_nll")["step"] == 0
-    assert LOWER_IS_BETTER == {"mmd": True, "demo_nll": True, "final_d": False}
+
+
+def test_the_final_discriminator_scores_every_candidate_and_the_highest_wins(tmp_path: Path):
+    sel = _selection(tmp_path, criterion="final_d")
+    expert = load_policy(EXPERT)
+    sel.add(0, expert.checkpoint)
+    lazy = dict(
+        expert.checkpoint, agent={k: torch.zeros_like(v) for k, v in expert.checkpoint["agent"].items()}
+    )
+    sel.add(10, lazy)  # uniform logits: the argmax always pushes left, the pole falls in ~10 steps
+    # A "discriminator" that likes upright poles: P(expert) = 1 - |angle| / 0.21.
+    body = sel.finish(lambda obs, act: 1.0 - np.abs(obs[:, 2]) / 0.21)
+    by_step = {c["step"]: c for c in body["candidates"]}
+    assert by_step[0]["final_d"] > by_step[10]["final_d"]
+    assert body["chosen"]["final_d"]["step"] == 0 and body["criterion"] == "final_d"
+    assert by_step[10]["absorbing"] > 0.9 and by_step[0]["absorbing"] == 0.0
+    assert by_step[0]["mmd"] < by_step[10]["mmd"]  # the expert is nearer its own demonstrations
+    assert (tmp_path / "best_rf.pt").exists() and (tmp_path / "rf_selection.json").exists()
+
+
+def test_infogail_candidates_play_their_codes_in_equal_shares(tmp_path: Path):
+    """The demonstrators' styles are mixed in equal shares, so a policy that separates them cleanly must
+    not be charged for playing one code more often than the other."""
+    sel = _selection(tmp_path, episodes=10)
+    agent = ActorCritic(4 + 2, 2)
+    policy = Policy(agent, ObsNormalizer(4, enabled=False), "CartPole-v1", "infogail", {}, n_codes=2)
+    played = sel.play(policy, step=0)
+    assert played.codes == [0] * 5 + [1] * 5 and len(played.lengths) == 10
+    plain = sel.play(load_policy(EXPERT), step=0)
+    assert plain.codes == [None] * 10
+
+
+def test_without_held_out_demonstrations_the_training_ones_are_the_reference(tmp_path: Path):
+    from omegaconf import OmegaConf
+
+    from gailrun.data.expert import load_expert
+    from gailrun.envs import env_info
+
+    info = env_info("CartPole-v1")
+    path = str(ASSETS / "datasets" / "gailrun" / "cartpole-ppo-v0")
+    every = OmegaConf.create({"path": path, "min_score": None, "n_samples": None, "seed": 0})
+    some = OmegaConf.create({"path": path, "min_score": None, "n_samples": 5, "seed": 0})
+    cfg = OmegaConf.create(
+        {
+            "algo": {"name": "gail"},
+            "env": {"max_episode_steps": 200},
+            "train": {"total_steps": 1000, "max_episodes": None},
+            "select": {
+                "candidates": 4,
+                "every_steps": None,
+                "episodes": 2,
+                "seed": 0,
+                "criterion": "mmd",
+                "max_pairs": 50,
+            },
+        }
+    )
+    all_drawn = build_selection(cfg, load_expert(every, info), info, tmp_path)
+    held = build_selection(cfg, load_expert(some, info), info, tmp_path)
+    assert all_drawn is not None and held is not None
+    assert all_drawn.reference_kind.startswith("training demonstrations")
+    assert (all_drawn.n_reference_episodes, held.n_reference_episodes) == (20, 15)
+    assert held.reference_kind == "held-out demonstrations" and held.s.every_steps == 250
+    assert (held.cap, held.horizon) == (200, 200)  # candidates play the run's cap, the horizon follows it
+    cfg.algo.name = "ppo"
+    assert build_selection(cfg, load_expert(some, info), info, tmp_path) is None
 
 
 SHORT_GAIL = (
@@ -161,3 +263,7 @@ def test_selection_does_not_change_what_training_computes(tmp_path: Path):
     assert set(a) - set(b) == {"select/mmd", "select/demo_nll"}
     assert all(a[k] == b[k] for k in b), [k for k in b if a[k] != b[k]]
     assert not (off / "best_rf.pt").exists() and not (off / "candidates").exists()
+    # Without final evaluations the summary still says what was chosen, by what, at which step.
+    sel = json.loads((on / "summary.json").read_text())["selection"]
+    assert sel["criterion"] == "mmd" and "headline_mean" not in sel and (on / "best_rf.pt").exists()
+    assert sel["step"] == sel["by_criterion"]["mmd"]["step"]

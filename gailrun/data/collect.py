@@ -117,6 +117,10 @@ def collect_expert(
     the cap's return, every kept episode still survives to the cap."""
     if not 0.0 <= epsilon <= 1.0:
         raise DataError(f"epsilon={epsilon} must lie in [0, 1] (the probability of a random action)")
+    if max_episode_steps is not None and max_episode_steps < 1:
+        raise DataError(
+            f"max_episode_steps={max_episode_steps} must be positive (or null: the env's own limit)"
+        )
     policy: Policy = load_policy(ckpt, trusted=trusted)
     gen = torch.Generator().manual_seed(seed)
     noise = np.random.default_rng(seed)

@@ -19,6 +19,7 @@ import numpy as np
 import yaml
 
 from gailrun.errors import GailrunError
+from gailrun.run_files import eval_json_path
 from gailrun.sweep import Job, find_jobs
 
 # Metric names of gailrun 0.1 runs written before a rename, read under their current names.
@@ -115,8 +116,6 @@ def join_elapsed(metrics: dict[str, np.ndarray], timing: dict[str, np.ndarray]) 
 
 
 def read_eval_returns(path: Path, checkpoint: str = "best.pt") -> list[float]:
-    from gailrun.evaluate import eval_json_path
-
     eval_file = eval_json_path(path / checkpoint)
     if not eval_file.exists():
         return []

@@ -27,6 +27,7 @@ from gailrun.report.stats import (
     mean_ci,
     prob_improvement,
 )
+from gailrun.sweep import oracle_gap
 
 
 def scores(study: Study, label: str) -> list[float]:
@@ -45,7 +46,11 @@ def config_records(study: Study) -> list[dict[str, Any]]:
         x = scores(study, label)
         ci, iqm_ci = mean_ci(x), bootstrap_iqm_ci(x)
         irl = [float(r.job.final_irl) for r in runs if r.job.final_irl is not None]
-        oracle = [float(r.job.final_oracle) for r in runs if r.job.final_oracle is not None]
+        both = [
+            (r.score, float(r.job.final_oracle))
+            for r in runs
+            if r.job.final_oracle is not None and math.isfinite(r.score)
+        ]
         rec: dict[str, Any] = {
             "config": label,
             "runs": len(x),
@@ -58,9 +63,9 @@ def config_records(study: Study) -> list[dict[str, Any]]:
             "iqm": iqm(x),
             **iqm_ci.fields("iqm_"),
         }
-        if oracle:
-            rec["oracle_mean"] = float(np.mean(oracle))
-            rec["oracle_gap"] = rec["oracle_mean"] - rec["mean"] if len(oracle) == len(x) else math.nan
+        if both:
+            rec["oracle_mean"] = float(np.mean([o for _, o in both]))
+            rec["oracle_gap"] = oracle_gap(both)
         if irl:
             rec["best_irl_mean"] = float(np.mean(irl))
         out.append(rec)
