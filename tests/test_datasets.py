@@ -217,6 +217,16 @@ def test_bundled_datasets_are_what_the_docs_claim():
     # Provenance survives the merge: each half names the expert checkpoint that played it.
     origins = [sub["source"]["checkpoint"] for sub in styles.card["source"]["source_cards"]]
     assert origins == ["gailrun/assets/experts/cartpole-left.pt", "gailrun/assets/experts/cartpole-right.pt"]
+    # The CartPole study's 200-step cap: the expert (20 episodes) and the human-like stand-in (28 of 30).
+    capped = read_dataset(ASSETS / "datasets" / "gailrun" / "cartpole-ppo200-v0")
+    human = read_dataset(ASSETS / "datasets" / "gailrun" / "cartpole-humanlike-v0")
+    assert len(capped.episodes) == 20 and len(human.episodes) == 28
+    for ds in (capped, human):
+        assert all(
+            ep.length == 200 and ep.truncations[-1] and not ep.terminations.any() for ep in ds.episodes
+        )
+    assert (capped.card["source"]["epsilon"], human.card["source"]["epsilon"]) == (0.0, 0.3)
+    assert human.card["episodes_played"] == 30
 
 
 def test_data_merge_keeps_labels_and_source_cards(tmp_path: Path):
