@@ -286,3 +286,8 @@ def test_a_study_run_in_parts_is_one_configuration():
     study = load_study([parts / "ppo_m", parts / "ppo_m_seed5"])
     assert len(study.labels) == 1 and "ppo_opts=ppo_m" in study.shared
     assert sorted(r.job.seed for r in study.runs) == [1, 2, 3, 4, 5]
+    # Seeds 6-10 ran from another checkout (/work/repro-wt): the bundled dataset's absolute path differs,
+    # the configuration does not.
+    assert "/work/repro-wt/" in (parts / "ppo_m_seeds6-10" / "0" / "config.yaml").read_text()
+    study = load_study([parts / "ppo_m", parts / "ppo_m_seed5", parts / "ppo_m_seeds6-10"])
+    assert len(study.labels) == 1 and sorted(r.job.seed for r in study.runs) == list(range(1, 11))
