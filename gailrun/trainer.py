@@ -264,7 +264,11 @@ class Trainer:
             )
         logger = MetricLogger(
             run_dir,
-            [*loop.metric_names, *periodic.metric_names, *(SELECT_METRICS if self.selection else ())],
+            [
+                *loop.metric_names,
+                *periodic.metric_names,
+                *(SELECT_METRICS if self.selection is not None else ()),
+            ],
             cfg.logger,
             self.resolved,
             job_type="train",
