@@ -24,6 +24,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FuncFormatter
 
 
 def read_runs(directory: Path, metric: str) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -63,6 +64,7 @@ def draw(arms: dict[str, list[Path]], metrics: list[str], until: int, out: Path)
                 ax.plot(steps[keep], mean[keep], color=c, lw=2, label=f"{label} (n={len(runs)})")
             ax.set_title(f"{metric}, {'first ' + format(until, ',') + ' steps' if limit else 'whole budget'}")
             ax.set_xlabel("env steps")
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1e3:,.0f}k"))
             ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
