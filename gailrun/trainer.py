@@ -528,7 +528,3 @@ def truncate_logs(run_dir: Path, update: int, step: int) -> None:
             if len(fields) > column and fields[column].isdigit() and int(fields[column]) <= limit:
                 keep.append(line)
         path.write_text("\n".join(keep) + "\n")
-
-
-def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    return Trainer(cfg, run_dir).run()
