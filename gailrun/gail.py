@@ -86,7 +86,8 @@ RELABEL_WITH = ("updated", "collected")
 
 
 def absorbing_mode(value: object) -> str:
-    """Config value -> mode; booleans are accepted (true = DAC's single absorbing state)."""
+    """Config value -> mode; booleans are accepted (true = DAC's single absorbing state). The one check of
+    `algo.absorbing`: `GailSettings` applies it, and the discriminator takes the settings' checked mode."""
     if isinstance(value, bool):
         return "dac" if value else "none"
     mode = str(value)
@@ -127,11 +128,12 @@ class Discriminator(nn.Module):
         n_actions: int,
         hidden: Sequence[int],
         activation: str = "tanh",
-        absorbing: str | bool = "none",
+        absorbing: str = "none",
     ) -> None:
         super().__init__()
         self.obs_dim, self.n_actions = obs_dim, n_actions
-        self.absorbing = absorbing_mode(absorbing)
+        assert absorbing in ABSORBING_MODES, f"absorbing={absorbing!r}: pass GailSettings' checked mode"
+        self.absorbing = absorbing
         self.net = mlp(obs_dim + n_actions + int(self.absorbing != "none"), hidden, 1, activation)
 
     def inputs(
