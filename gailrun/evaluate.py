@@ -100,13 +100,14 @@ def evaluate(
     """
     env_id = resolve_env_id(env_id or policy.env_id)
     info = env_info(env_id)
-    policy_obs_dim = policy.agent.obs_dim - policy.n_codes
-    if (info.obs_dim, info.n_actions) != (policy_obs_dim, policy.agent.n_actions):
-        raise CheckpointError(
-            f"the checkpoint is for {policy.env_id} (obs {policy_obs_dim}, actions "
-            f"{policy.agent.n_actions}); {env_id} has obs {info.obs_dim}, actions {info.n_actions}: "
-            "evaluate it on its own env (drop env_id=)"
-        )
+    info.check_fits(
+        "the checkpoint is for",
+        policy.env_id,
+        policy.agent.obs_dim - policy.n_codes,
+        range(policy.agent.n_actions),
+        fix="evaluate it on its own env (drop env_id=)",
+        error=CheckpointError,
+    )
     num_envs = max(1, min(num_envs, episodes))
     quotas = episode_quotas(episodes, num_envs)
     envs = make_vec_env(env_id, num_envs, max_episode_steps=max_episode_steps)
