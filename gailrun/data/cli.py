@@ -224,7 +224,7 @@ def merge(
             env_id=parts[0].env_id,
             episodes=episodes,
             card=card,
-            dataset_id=f"gailrun/{out.name if '-v' in out.name else out.name + '-v0'}",
+            dataset_id=_dataset_id(out),
         )
         write_dataset(out, ds, overwrite=overwrite)
     typer.echo(f"wrote {out}: {len(episodes)} episodes, styles {styles}")
