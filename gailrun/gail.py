@@ -53,7 +53,7 @@ from gailrun.networks import mlp
 from gailrun.normalize import ObsNormalizer
 from gailrun.relabel import Relabel, with_absorbing_value
 from gailrun.rng import generator_state, set_generator_state
-from gailrun.rollout import Rollout
+from gailrun.rollout import EpisodeSums, Rollout
 
 log = logging.getLogger("gailrun")
 
@@ -218,7 +218,7 @@ class GailRewardHook:
         self.sampler = ExpertSampler(len(self.expert_actions), settings.expert_sampler, rng)
         self.frozen = False
         self.updates = 0
-        self.irl_acc = np.zeros(num_envs, dtype=np.float64)
+        self.irl_sums = EpisodeSums(num_envs)
         self.last_irl_returns: list[float] = []
 
     # ----- step 1: the discriminator update ----------------------------------------------------------
@@ -369,7 +369,7 @@ class GailRewardHook:
             "sampler": self.sampler.state_dict(),
             "frozen": self.frozen,
             "updates": self.updates,
-            "irl_acc": torch.from_numpy(self.irl_acc.copy()),
+            "irl_acc": torch.from_numpy(self.irl_sums.returns.copy()),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -378,7 +378,7 @@ class GailRewardHook:
         self.sampler.load_state_dict(state["sampler"])
         self.frozen = bool(state["frozen"])
         self.updates = int(state["updates"])
-        self.irl_acc = state["irl_acc"].numpy().copy()
+        self.irl_sums.returns = state["irl_acc"].numpy().copy()
 
     def episode_scores(self) -> dict[str, list[float]]:
         return {"irl_return": self.last_irl_returns}
@@ -388,9 +388,5 @@ class GailRewardHook:
         done_sums: list[float] = []
         dones = r.dones
         for t in range(r.num_steps):
-            v = r.valid[t]
-            self.irl_acc += np.where(v, rewards[t], 0.0)
-            for i in np.flatnonzero(v & dones[t]):
-                done_sums.append(float(self.irl_acc[i]))
-                self.irl_acc[i] = 0.0
+            done_sums += [ret for _, ret, _ in self.irl_sums.step(rewards[t], r.valid[t], dones[t])]
         return done_sums
