@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gailrun.codes import with_code
+from gailrun.codes import with_random_codes
 from gailrun.data.episodes import Transitions
 from gailrun.errors import DataError, DivergenceError
 from gailrun.networks import ActorCritic
@@ -57,10 +57,7 @@ class BehaviourCloning:
             obs_norm.update(data.obs[train_idx])
         obs_norm.training = False
         self.obs_norm = obs_norm
-        obs = obs_norm(data.obs)
-        if n_codes:
-            codes = torch.randint(0, n_codes, (n,), generator=generator).numpy()
-            obs = with_code(obs, codes, n_codes)
+        obs = with_random_codes(obs_norm(data.obs), n_codes, generator)
         self.train_obs = torch.from_numpy(obs[train_idx])
         self.train_act = torch.from_numpy(data.actions[train_idx])
         self.val_obs = torch.from_numpy(obs[val_idx])
@@ -188,8 +185,5 @@ class BCRegularizer:
 
     def __call__(self) -> torch.Tensor:
         idx = torch.randint(0, len(self.actions), (self.batch_size,), generator=self.generator)
-        obs = self.obs_norm(self.raw_obs[idx.numpy()])
-        if self.n_codes:
-            codes = torch.randint(0, self.n_codes, (self.batch_size,), generator=self.generator).numpy()
-            obs = with_code(obs, codes, self.n_codes)
+        obs = with_random_codes(self.obs_norm(self.raw_obs[idx.numpy()]), self.n_codes, self.generator)
         return self.weight * F.cross_entropy(self.agent.logits(torch.from_numpy(obs)), self.actions[idx])
