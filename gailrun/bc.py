@@ -19,8 +19,8 @@ import torch.nn.functional as F
 
 from gailrun.codes import with_random_codes
 from gailrun.data.episodes import Transitions
-from gailrun.errors import DataError, DivergenceError
-from gailrun.networks import ActorCritic
+from gailrun.errors import DataError
+from gailrun.networks import ActorCritic, gradient_step
 from gailrun.normalize import ObsNormalizer
 
 log = logging.getLogger("gailrun")
@@ -78,14 +78,12 @@ class BehaviourCloning:
             idx = perm[start : start + self.s.batch_size]
             logits = self.agent.logits(self.train_obs[idx])
             loss = F.cross_entropy(logits, self.train_act[idx])
-            if not torch.isfinite(loss):
-                raise DivergenceError(
-                    f"non-finite BC loss in epoch {self.epochs_done + 1}; lower the BC learning rate "
-                    "(algo.lr for algo=bc, algo.bc_pretrain.lr for pretraining)"
-                )
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
+            gradient_step(
+                self.optimizer,
+                loss,
+                f"non-finite BC loss in epoch {self.epochs_done + 1}; lower the BC learning rate "
+                "(algo.lr for algo=bc, algo.bc_pretrain.lr for pretraining)",
+            )
             loss_sum += loss.item() * len(idx)
             correct += int((logits.argmax(-1) == self.train_act[idx]).sum())
         self.epochs_done += 1

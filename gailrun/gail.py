@@ -48,8 +48,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from gailrun.data.expert import ExpertData
-from gailrun.errors import DivergenceError, GailrunError
-from gailrun.networks import mlp
+from gailrun.errors import GailrunError
+from gailrun.networks import gradient_step, mlp
 from gailrun.normalize import ObsNormalizer
 from gailrun.relabel import Relabel, with_absorbing_value
 from gailrun.rng import generator_state, set_generator_state
@@ -273,14 +273,12 @@ class GailRewardHook:
                     (grad,) = torch.autograd.grad(self.disc(mix).sum(), mix, create_graph=True)
                     gp = ((grad.norm(dim=-1) - 1.0) ** 2).mean()
                     loss = loss + self.s.grad_penalty * gp
-                if not torch.isfinite(loss):
-                    raise DivergenceError(
-                        f"non-finite discriminator loss at update {self.updates + 1}; lower disc.lr or set "
-                        "algo.grad_penalty"
-                    )
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
+                gradient_step(
+                    self.optimizer,
+                    loss,
+                    f"non-finite discriminator loss at update {self.updates + 1}; lower disc.lr or set "
+                    "algo.grad_penalty",
+                )
                 with torch.no_grad():
                     sums["e_acc"] += (logit_e > 0).float().mean().item()
                     sums["l_acc"] += (logit_l < 0).float().mean().item()
