@@ -17,10 +17,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gailrun.codes import with_code
+from gailrun.codes import with_random_codes
 from gailrun.data.episodes import Transitions
-from gailrun.errors import DataError, DivergenceError
-from gailrun.networks import ActorCritic
+from gailrun.errors import DataError
+from gailrun.networks import ActorCritic, gradient_step
 from gailrun.normalize import ObsNormalizer
 
 log = logging.getLogger("gailrun")
@@ -57,10 +57,7 @@ class BehaviourCloning:
             obs_norm.update(data.obs[train_idx])
         obs_norm.training = False
         self.obs_norm = obs_norm
-        obs = obs_norm(data.obs)
-        if n_codes:
-            codes = torch.randint(0, n_codes, (n,), generator=generator).numpy()
-            obs = with_code(obs, codes, n_codes)
+        obs = with_random_codes(obs_norm(data.obs), n_codes, generator)
         self.train_obs = torch.from_numpy(obs[train_idx])
         self.train_act = torch.from_numpy(data.actions[train_idx])
         self.val_obs = torch.from_numpy(obs[val_idx])
@@ -81,14 +78,12 @@ class BehaviourCloning:
             idx = perm[start : start + self.s.batch_size]
             logits = self.agent.logits(self.train_obs[idx])
             loss = F.cross_entropy(logits, self.train_act[idx])
-            if not torch.isfinite(loss):
-                raise DivergenceError(
-                    f"non-finite BC loss in epoch {self.epochs_done + 1}; lower the BC learning rate "
-                    "(algo.lr for algo=bc, algo.bc_pretrain.lr for pretraining)"
-                )
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
+            gradient_step(
+                self.optimizer,
+                loss,
+                f"non-finite BC loss in epoch {self.epochs_done + 1}; lower the BC learning rate "
+                "(algo.lr for algo=bc, algo.bc_pretrain.lr for pretraining)",
+            )
             loss_sum += loss.item() * len(idx)
             correct += int((logits.argmax(-1) == self.train_act[idx]).sum())
         self.epochs_done += 1
@@ -188,8 +183,5 @@ class BCRegularizer:
 
     def __call__(self) -> torch.Tensor:
         idx = torch.randint(0, len(self.actions), (self.batch_size,), generator=self.generator)
-        obs = self.obs_norm(self.raw_obs[idx.numpy()])
-        if self.n_codes:
-            codes = torch.randint(0, self.n_codes, (self.batch_size,), generator=self.generator).numpy()
-            obs = with_code(obs, codes, self.n_codes)
+        obs = with_random_codes(self.obs_norm(self.raw_obs[idx.numpy()]), self.n_codes, self.generator)
         return self.weight * F.cross_entropy(self.agent.logits(torch.from_numpy(obs)), self.actions[idx])

@@ -163,15 +163,12 @@ def summarize(
     ] = None,
 ) -> None:
     """Summarize sweeps: mean, std and 95% Student-t CI over seeds per configuration (CSV, Markdown)."""
-    from gailrun.errors import GailrunError
+    from gailrun.errors import exit_on_error
     from gailrun.sweep import summarize as write_summary
 
     target = out if out is not None else sweep_dirs[0]
-    try:
+    with exit_on_error():
         result = write_summary(sweep_dirs, target)
-    except GailrunError as exc:
-        typer.echo(f"gailrun: error: {exc}", err=True)
-        raise typer.Exit(1) from exc
     typer.echo((target / "summary.md").read_text())
     if "marginals" in result:
         typer.echo((target / "marginals.md").read_text())
@@ -185,14 +182,11 @@ def report(
     ] = None,
 ) -> None:
     """Report runs or sweeps: curves, losses, GAIL/BC diagnostics, score plots, IQM and P(improvement)."""
-    from gailrun.errors import GailrunError
+    from gailrun.errors import exit_on_error
     from gailrun.report import build_report
 
-    try:
+    with exit_on_error():
         result = build_report(dirs, out)
-    except GailrunError as exc:
-        typer.echo(f"gailrun: error: {exc}", err=True)
-        raise typer.Exit(1) from exc
     study = result.study
     typer.echo(
         f"report of {len(study.jobs)} jobs ({len(study.not_ok)} failed or unfinished), "

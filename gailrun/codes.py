@@ -20,6 +20,15 @@ def with_code(obs: np.ndarray, codes: np.ndarray, n_codes: int) -> np.ndarray:
     return np.concatenate([obs.astype(np.float32), one_hot], axis=1)
 
 
+def with_random_codes(obs: np.ndarray, n_codes: int, generator: torch.Generator) -> np.ndarray:
+    """`obs` with a uniformly drawn code per row (unchanged without codes, `n_codes` 0): how expert states,
+    which carry no codes, are shown to an InfoGAIL policy in BC pretraining and in the BC term."""
+    if not n_codes:
+        return obs
+    codes = torch.randint(0, n_codes, (len(obs),), generator=generator).numpy()
+    return with_code(obs, codes, n_codes)
+
+
 class LatentCodes:
     def __init__(
         self, n_codes: int, num_envs: int, rng: np.random.Generator, fixed: int | None = None

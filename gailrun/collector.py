@@ -17,7 +17,7 @@ from gailrun.errors import CheckpointError, DivergenceError
 from gailrun.networks import ActorCritic
 from gailrun.normalize import ObsNormalizer
 from gailrun.replay import ReplayLog
-from gailrun.rollout import Rollout
+from gailrun.rollout import EpisodeSums, Rollout
 
 
 @dataclass
@@ -53,8 +53,7 @@ class Collector:
         self.obs_norm.update(self.raw_obs)
         # True where the previous step ended an episode, so this step is an autoreset row.
         self.prev_done = np.zeros(n, dtype=bool)
-        self.ep_return = np.zeros(n, dtype=np.float64)
-        self.ep_length = np.zeros(n, dtype=np.int64)
+        self.sums = EpisodeSums(n)
         self.total_steps = 0  # env steps that were real transitions (autoreset rows excluded)
 
     def collect(self, rollout: Rollout) -> Episodes:
@@ -83,15 +82,11 @@ class Collector:
             rollout.terminated[t] = term
             rollout.truncated[t] = trunc
 
-            self.ep_return += np.where(valid, reward, 0.0)
-            self.ep_length += valid
             done = term | trunc
-            for i in np.flatnonzero(done & valid):
-                episodes.returns.append(float(self.ep_return[i]))
-                episodes.lengths.append(int(self.ep_length[i]))
-                episodes.end_rows.append((t, int(i)))
-                self.ep_return[i] = 0.0
-                self.ep_length[i] = 0
+            for i, ret, length in self.sums.step(reward, valid, done):
+                episodes.returns.append(ret)
+                episodes.lengths.append(length)
+                episodes.end_rows.append((t, i))
             self.total_steps += int(valid.sum())
             if self.codes is not None:
                 self.codes.redraw(self.prev_done)  # those envs just reset: a new episode, a new code
@@ -128,8 +123,8 @@ class Collector:
         state = {
             "raw_obs": self.raw_obs.copy(),
             "prev_done": self.prev_done.copy(),
-            "ep_return": self.ep_return.copy(),
-            "ep_length": self.ep_length.copy(),
+            "ep_return": self.sums.returns.copy(),
+            "ep_length": self.sums.lengths.copy(),
             "total_steps": self.total_steps,
         }
         if self.replay is not None:
@@ -141,8 +136,8 @@ class Collector:
     def load_state_dict(self, state: dict) -> None:
         """Restore counters and bring the envs to the saved state by replaying their current episodes."""
         self.prev_done = np.asarray(state["prev_done"], dtype=bool).copy()
-        self.ep_return = np.asarray(state["ep_return"], dtype=np.float64).copy()
-        self.ep_length = np.asarray(state["ep_length"], dtype=np.int64).copy()
+        self.sums.returns = np.asarray(state["ep_return"], dtype=np.float64).copy()
+        self.sums.lengths = np.asarray(state["ep_length"], dtype=np.int64).copy()
         self.total_steps = int(state["total_steps"])
         self.raw_obs = np.asarray(state["raw_obs"], dtype=np.float32).copy()
         if self.codes is not None:

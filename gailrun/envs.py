@@ -41,6 +41,34 @@ class EnvInfo:
     n_actions: int
     max_episode_steps: int | None
 
+    def check_fits(
+        self,
+        what: str,
+        env_id: str,
+        obs_dim: int,
+        actions: range,
+        *,
+        fix: str,
+        error: type[GailrunError],
+        dataset: bool = False,
+    ) -> None:
+        """Refuse `what` (a checkpoint, a dataset) made for another env, naming both envs' shapes and `fix`.
+
+        The observation size must be this env's. A policy's `actions` (one logit each) must be this env's
+        action set; a dataset's (its lowest to its highest action) must lie within it, as not every action
+        need be played, and the env id a dataset records must be this one.
+        """
+        ours = range(self.n_actions)
+        if dataset:
+            fits = env_id == self.env_id and actions.start >= 0 and actions.stop <= ours.stop
+        else:
+            fits = actions == ours
+        if obs_dim != self.obs_dim or not fits:
+            raise error(
+                f"{what} {env_id} (obs {obs_dim}, actions {actions.start}..{actions.stop - 1}), not "
+                f"{self.env_id} (obs {self.obs_dim}, actions 0..{ours.stop - 1}); {fix}"
+            )
+
 
 class PositionShaping(gym.Wrapper):
     """Adds `weight * (1 - min(|obs[0] - target|, 1))` to every reward: a demonstrator with a style.

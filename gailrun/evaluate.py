@@ -18,6 +18,7 @@ from gailrun.checkpoint import atomic_write_bytes
 from gailrun.envs import env_info, make_vec_env, resolve_env_id, seed_vec_env
 from gailrun.errors import CheckpointError, GailrunError
 from gailrun.policy import Policy
+from gailrun.rollout import EpisodeSums
 from gailrun.run_files import eval_json_path
 
 __all__ = ["EvalResult", "PeriodicEval", "eval_json_path", "evaluate"]
@@ -100,13 +101,14 @@ def evaluate(
     """
     env_id = resolve_env_id(env_id or policy.env_id)
     info = env_info(env_id)
-    policy_obs_dim = policy.agent.obs_dim - policy.n_codes
-    if (info.obs_dim, info.n_actions) != (policy_obs_dim, policy.agent.n_actions):
-        raise CheckpointError(
-            f"the checkpoint is for {policy.env_id} (obs {policy_obs_dim}, actions "
-            f"{policy.agent.n_actions}); {env_id} has obs {info.obs_dim}, actions {info.n_actions}: "
-            "evaluate it on its own env (drop env_id=)"
-        )
+    info.check_fits(
+        "the checkpoint is for",
+        policy.env_id,
+        policy.agent.obs_dim - policy.n_codes,
+        range(policy.agent.n_actions),
+        fix="evaluate it on its own env (drop env_id=)",
+        error=CheckpointError,
+    )
     num_envs = max(1, min(num_envs, episodes))
     quotas = episode_quotas(episodes, num_envs)
     envs = make_vec_env(env_id, num_envs, max_episode_steps=max_episode_steps)
@@ -126,8 +128,7 @@ def evaluate(
         )
     try:
         obs = seed_vec_env(envs, seed)
-        ep_ret = np.zeros(num_envs)
-        ep_len = np.zeros(num_envs, dtype=np.int64)
+        sums = EpisodeSums(num_envs)
         prev_done = np.zeros(num_envs, dtype=bool)
         done_count = np.zeros(num_envs, dtype=np.int64)
         seen_obs: list[np.ndarray] = []
@@ -142,22 +143,16 @@ def evaluate(
                 seen_actions.append(np.asarray(actions)[counted])
                 seen_episodes.append((first_episode + done_count)[counted])
             obs, reward, term, trunc, _ = envs.step(actions)
-            live = ~prev_done
-            ep_ret += np.where(live, reward, 0.0)
-            ep_len += live
-            done = (term | trunc) & live
-            for i in np.flatnonzero(done):
+            for i, ret, length in sums.step(reward, ~prev_done, term | trunc):
                 if done_count[i] < quotas[i]:
-                    returns[i].append(float(ep_ret[i]))
-                    lengths[i].append(int(ep_len[i]))
+                    returns[i].append(ret)
+                    lengths[i].append(length)
                     ended[i].append(bool(term[i]))
                     if policy.n_codes:
                         played_codes[i].append(int(policy.codes[i]))  # type: ignore[index]
                     done_count[i] += 1
                 if policy.n_codes and code is None:
                     policy.codes[i] = code_rng.integers(0, policy.n_codes)  # type: ignore[index]
-                ep_ret[i] = 0.0
-                ep_len[i] = 0
             prev_done = term | trunc
     finally:
         envs.close()

@@ -48,12 +48,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from gailrun.data.expert import ExpertData
-from gailrun.errors import DivergenceError, GailrunError
-from gailrun.networks import mlp
+from gailrun.errors import GailrunError
+from gailrun.networks import gradient_step, mlp
 from gailrun.normalize import ObsNormalizer
 from gailrun.relabel import Relabel, with_absorbing_value
 from gailrun.rng import generator_state, set_generator_state
-from gailrun.rollout import Rollout
+from gailrun.rollout import EpisodeSums, Rollout
 
 log = logging.getLogger("gailrun")
 
@@ -86,7 +86,8 @@ RELABEL_WITH = ("updated", "collected")
 
 
 def absorbing_mode(value: object) -> str:
-    """Config value -> mode; booleans are accepted (true = DAC's single absorbing state)."""
+    """Config value -> mode; booleans are accepted (true = DAC's single absorbing state). The one check of
+    `algo.absorbing`: `GailSettings` applies it, and the discriminator takes the settings' checked mode."""
     if isinstance(value, bool):
         return "dac" if value else "none"
     mode = str(value)
@@ -127,11 +128,12 @@ class Discriminator(nn.Module):
         n_actions: int,
         hidden: Sequence[int],
         activation: str = "tanh",
-        absorbing: str | bool = "none",
+        absorbing: str = "none",
     ) -> None:
         super().__init__()
         self.obs_dim, self.n_actions = obs_dim, n_actions
-        self.absorbing = absorbing_mode(absorbing)
+        assert absorbing in ABSORBING_MODES, f"absorbing={absorbing!r}: pass GailSettings' checked mode"
+        self.absorbing = absorbing
         self.net = mlp(obs_dim + n_actions + int(self.absorbing != "none"), hidden, 1, activation)
 
     def inputs(
@@ -216,7 +218,7 @@ class GailRewardHook:
         self.sampler = ExpertSampler(len(self.expert_actions), settings.expert_sampler, rng)
         self.frozen = False
         self.updates = 0
-        self.irl_acc = np.zeros(num_envs, dtype=np.float64)
+        self.irl_sums = EpisodeSums(num_envs)
         self.last_irl_returns: list[float] = []
 
     # ----- step 1: the discriminator update ----------------------------------------------------------
@@ -271,14 +273,12 @@ class GailRewardHook:
                     (grad,) = torch.autograd.grad(self.disc(mix).sum(), mix, create_graph=True)
                     gp = ((grad.norm(dim=-1) - 1.0) ** 2).mean()
                     loss = loss + self.s.grad_penalty * gp
-                if not torch.isfinite(loss):
-                    raise DivergenceError(
-                        f"non-finite discriminator loss at update {self.updates + 1}; lower disc.lr or set "
-                        "algo.grad_penalty"
-                    )
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
+                gradient_step(
+                    self.optimizer,
+                    loss,
+                    f"non-finite discriminator loss at update {self.updates + 1}; lower disc.lr or set "
+                    "algo.grad_penalty",
+                )
                 with torch.no_grad():
                     sums["e_acc"] += (logit_e > 0).float().mean().item()
                     sums["l_acc"] += (logit_l < 0).float().mean().item()
@@ -367,7 +367,7 @@ class GailRewardHook:
             "sampler": self.sampler.state_dict(),
             "frozen": self.frozen,
             "updates": self.updates,
-            "irl_acc": torch.from_numpy(self.irl_acc.copy()),
+            "irl_acc": torch.from_numpy(self.irl_sums.returns.copy()),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -376,7 +376,7 @@ class GailRewardHook:
         self.sampler.load_state_dict(state["sampler"])
         self.frozen = bool(state["frozen"])
         self.updates = int(state["updates"])
-        self.irl_acc = state["irl_acc"].numpy().copy()
+        self.irl_sums.returns = state["irl_acc"].numpy().copy()
 
     def episode_scores(self) -> dict[str, list[float]]:
         return {"irl_return": self.last_irl_returns}
@@ -386,9 +386,5 @@ class GailRewardHook:
         done_sums: list[float] = []
         dones = r.dones
         for t in range(r.num_steps):
-            v = r.valid[t]
-            self.irl_acc += np.where(v, rewards[t], 0.0)
-            for i in np.flatnonzero(v & dones[t]):
-                done_sums.append(float(self.irl_acc[i]))
-                self.irl_acc[i] = 0.0
+            done_sums += [ret for _, ret, _ in self.irl_sums.step(rewards[t], r.valid[t], dones[t])]
         return done_sums

@@ -20,9 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gailrun.errors import DivergenceError
 from gailrun.gail import GailRewardHook
-from gailrun.networks import mlp
+from gailrun.networks import gradient_step, mlp
 from gailrun.normalize import ObsNormalizer
 from gailrun.relabel import Relabel
 from gailrun.rollout import Rollout
@@ -95,11 +94,7 @@ class InfoGailRewardHook(GailRewardHook):
             for start in range(0, n, self.q_batch):
                 idx = perm[start : start + self.q_batch]
                 loss = F.cross_entropy(self.posterior(obs[idx], actions[idx]), codes[idx])
-                if not torch.isfinite(loss):
-                    raise DivergenceError("non-finite posterior loss; lower algo.posterior.lr")
-                self.q_optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.q_optimizer.step()
+                gradient_step(self.q_optimizer, loss, "non-finite posterior loss; lower algo.posterior.lr")
                 losses.append(loss.item())
         with torch.no_grad():
             acc = float((self.posterior(obs, actions).argmax(-1) == codes).float().mean())

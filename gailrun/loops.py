@@ -22,7 +22,7 @@ from gailrun.collector import Collector
 from gailrun.data.expert import ExpertData, load_expert
 from gailrun.envs import EnvInfo, make_vec_env, seed_vec_env
 from gailrun.errors import GailrunError
-from gailrun.gail import GAIL_METRICS, Discriminator, GailRewardHook, GailSettings, absorbing_mode
+from gailrun.gail import GAIL_METRICS, Discriminator, GailRewardHook, GailSettings
 from gailrun.infogail import INFO_METRICS, InfoGailRewardHook, Posterior, code_return_metrics, returns_by_code
 from gailrun.loggers import BASE_METRICS
 from gailrun.networks import ActorCritic
@@ -95,7 +95,7 @@ def gail_settings(cfg: DictConfig) -> GailSettings:
     a, d = cfg.algo, cfg.disc
     return GailSettings(
         reward_form=str(a.reward_form),
-        absorbing=absorbing_mode(a.absorbing),
+        absorbing=a.absorbing,  # GailSettings checks it (booleans allowed)
         dstep=int(a.dstep),
         epochs=int(a.d_epochs),
         lr=float(d.lr),

@@ -1,4 +1,4 @@
-"""The actor and critic networks and the `ortho_init` switch.
+"""The actor and critic networks, the `ortho_init` switch, and the gradient step of the smaller models.
 
 Actor and critic are separate MLPs, as in the original study (no shared trunk), so that the value loss
 cannot distort the policy's features.
@@ -13,7 +13,19 @@ import numpy as np
 import torch
 from torch import nn
 
+from gailrun.errors import DivergenceError
+
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+def gradient_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, diverged: str) -> None:
+    """One step on `loss`, refused with `DivergenceError(diverged)` (what to lower) when it is not finite: BC,
+    the discriminator and InfoGAIL's posterior (PPO's update clips gradients and has its own)."""
+    if not torch.isfinite(loss):
+        raise DivergenceError(diverged)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
 
 
 def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "tanh") -> nn.Sequential:

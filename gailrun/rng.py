@@ -9,24 +9,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from gailrun.checkpoint import plain
+
 
 def generator_state(gen: np.random.Generator) -> dict[str, Any]:
     """A numpy Generator's bit-generator state (plain ints and strings)."""
-    return _plain(gen.bit_generator.state)
+    return plain(gen.bit_generator.state)
 
 
 def set_generator_state(gen: np.random.Generator, state: dict[str, Any]) -> None:
     gen.bit_generator.state = state
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.ndarray):
-        return torch.from_numpy(obj.copy())
-    return obj
 
 
 def global_states() -> dict[str, Any]:

@@ -63,6 +63,27 @@ class Rollout:
         return int(self.valid.sum())
 
 
+class EpisodeSums:
+    """Each env's return and length so far in its current episode, under NEXT_STEP autoreset: a step that is
+    not `valid` (the reset step after an episode ended) belongs to no episode and adds nothing. The
+    collector's env returns, the discriminator's IRL returns and evaluation all count episodes this way."""
+
+    def __init__(self, num_envs: int) -> None:
+        self.returns = np.zeros(num_envs, np.float64)
+        self.lengths = np.zeros(num_envs, np.int64)
+
+    def step(self, rewards: np.ndarray, valid: np.ndarray, done: np.ndarray) -> list[tuple[int, float, int]]:
+        """Add one step's rewards; return (env, return, length) of each episode it ended, in env order, and
+        start those envs' next episodes at zero."""
+        self.returns += np.where(valid, rewards, 0.0)
+        self.lengths += valid
+        ended = np.flatnonzero(done & valid)
+        out = [(int(i), float(self.returns[i]), int(self.lengths[i])) for i in ended]
+        self.returns[ended] = 0.0
+        self.lengths[ended] = 0
+        return out
+
+
 class Batch(NamedTuple):
     """The valid rows of a rollout, flattened, as tensors for the policy update."""
 

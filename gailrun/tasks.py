@@ -20,7 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from gailrun.errors import GailrunError
+from gailrun.errors import GailrunError, error_line, report_error
 from gailrun.loggers import log_job
 
 log = logging.getLogger("gailrun")
@@ -61,15 +61,17 @@ def fail(run_dir: Path | None, exc: BaseException, started: bool = True) -> NoRe
     made for it if that holds no earlier results, and otherwise leaves the earlier run as it was. A sweep
     keeps every job's directory, with status.json, as the record of the failed job.
     """
-    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, KeyboardInterrupt):
+        exc = GailrunError("interrupted")
+    msg = error_line(exc)
     if run_dir is not None and (started or is_multirun()):
         write_status(run_dir, "failed", error=msg, error_type=type(exc).__name__)
     elif run_dir is not None and not any((run_dir / r).exists() for r in RESULTS):
         shutil.rmtree(run_dir, ignore_errors=True)
-    if not isinstance(exc, GailrunError | KeyboardInterrupt):
+    if not isinstance(exc, GailrunError):
         log.error("".join(traceback.format_exception(exc)))
-    print(f"gailrun: error: {msg}", file=sys.stderr)
-    if is_multirun() and not isinstance(exc, KeyboardInterrupt):
+    report_error(exc)
+    if is_multirun():
         raise JobFailed(msg) from exc
     sys.exit(1)
 
@@ -81,9 +83,7 @@ def train_task(cfg: DictConfig) -> float:
     trainer = Trainer(cfg, run_dir)
     try:
         summary = trainer.run()
-    except KeyboardInterrupt:
-        fail(run_dir, GailrunError("interrupted"), trainer.started)
-    except Exception as exc:  # every failure is recorded in status.json (traceback in the log), then reported
+    except (Exception, KeyboardInterrupt) as exc:  # every failure is recorded in status.json, then reported
         fail(run_dir, exc, trainer.started)
     metric = summary.get(f"best/{summary['objective']}")
     if metric is None:  # too few episodes for a best checkpoint: the average of those there are
@@ -136,7 +136,7 @@ def eval_task(cfg: DictConfig) -> float:
         summary = {f"eval/{k}": v for k, v in result.summary().items()}
         log_job(cfg.logger, ckpt.parent, config, "eval", summary, media)
     except (GailrunError, KeyboardInterrupt) as exc:
-        fail(None, exc if str(exc) else GailrunError("interrupted"))
+        fail(None, exc)
     print(f"wrote {out}")
     return result.mean
 
@@ -195,7 +195,7 @@ def collect_expert_task(cfg: DictConfig) -> None:
         summary = {f"data/{k}": v for k, v in ds.card.items() if isinstance(v, int | float | str)}
         log_job(cfg.logger, Path(str(ds.path)), OmegaConf.to_container(cfg, resolve=True), "collect", summary)
     except (GailrunError, KeyboardInterrupt) as exc:
-        fail(None, exc if str(exc) else GailrunError("interrupted"))
+        fail(None, exc)
     card = ds.card
     kept = card["returns_kept"]
     print(

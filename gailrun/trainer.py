@@ -56,11 +56,14 @@ def build_agent(cfg: DictConfig, info: EnvInfo) -> tuple[ActorCritic, ObsNormali
 def init_from_checkpoint(path: str, agent: ActorCritic, obs_norm: ObsNormalizer, info: EnvInfo) -> None:
     """Start from a trained policy (e.g. BC, as in the original study's PPO-from-BC run)."""
     src = load_policy(path)
-    if (src.agent.obs_dim, src.agent.n_actions) != (info.obs_dim, info.n_actions):
-        raise CheckpointError(
-            f"init_from={path} is for {src.env_id} (obs {src.agent.obs_dim}, actions {src.agent.n_actions}), "
-            f"not {info.env_id} (obs {info.obs_dim}, actions {info.n_actions}); pick a checkpoint of this env"
-        )
+    info.check_fits(
+        f"init_from={path} is for",
+        src.env_id,
+        src.agent.obs_dim,
+        range(src.agent.n_actions),
+        fix="pick a checkpoint of this env",
+        error=CheckpointError,
+    )
     try:
         agent.actor.load_state_dict(src.agent.actor.state_dict())
         agent.critic.load_state_dict(src.agent.critic.state_dict())
@@ -528,7 +531,3 @@ def truncate_logs(run_dir: Path, update: int, step: int) -> None:
             if len(fields) > column and fields[column].isdigit() and int(fields[column]) <= limit:
                 keep.append(line)
         path.write_text("\n".join(keep) + "\n")
-
-
-def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    return Trainer(cfg, run_dir).run()

@@ -9,14 +9,9 @@ from typing import Annotated
 
 import typer
 
-from gailrun.errors import GailrunError
+from gailrun.errors import exit_on_error
 
 data_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
-
-
-def _fail(exc: GailrunError) -> None:
-    typer.echo(f"gailrun: error: {exc}", err=True)
-    raise typer.Exit(1)
 
 
 def _refuse_existing(out: Path, overwrite: bool) -> None:
@@ -38,10 +33,8 @@ def info(
     from gailrun.data.episodes import content_hash, return_summary
     from gailrun.data.minari_io import read_dataset
 
-    try:
+    with exit_on_error():
         ds = read_dataset(path, verify_hash=False)
-    except GailrunError as exc:
-        _fail(exc)
     card = dict(ds.card)
     actual = content_hash(ds.episodes)
     stored = card.get("content_sha256")
@@ -152,15 +145,13 @@ def import_(
     from gailrun.data.convert import import_dataset
     from gailrun.data.minari_io import write_dataset
 
-    try:
+    with exit_on_error():
         _refuse_existing(out, overwrite)
         ds = import_dataset(
             source_format.value, src, env, trust_pickle=trust_pickle, zero_final_obs=zero_final_obs
         )
         ds.dataset_id = _dataset_id(out)
         write_dataset(out, ds, overwrite=overwrite)
-    except GailrunError as exc:
-        _fail(exc)
     typer.echo(
         f"imported {len(ds.episodes)} episodes ({ds.total_steps} steps) of {ds.env_id} from "
         f"{source_format.value} {src} -> {out}"
@@ -181,12 +172,10 @@ def export(
     from gailrun.data.convert import export_dataset
     from gailrun.data.minari_io import read_dataset
 
-    try:
+    with exit_on_error():
         _refuse_existing(out, overwrite)
         ds = read_dataset(src)
         export_dataset(target_format.value, ds, out, overwrite=overwrite)
-    except GailrunError as exc:
-        _fail(exc)
     typer.echo(
         f"exported {len(ds.episodes)} episodes ({ds.total_steps} steps) of {ds.env_id} from {src} -> "
         f"{target_format.value} {out}"
@@ -204,7 +193,7 @@ def merge(
     from gailrun.data.minari_io import Dataset, read_dataset, write_dataset
     from gailrun.errors import DataError
 
-    try:
+    with exit_on_error():
         _refuse_existing(out, overwrite)
         parts = [read_dataset(src) for src in sources]
         env_ids = {p.env_id for p in parts}
@@ -235,9 +224,7 @@ def merge(
             env_id=parts[0].env_id,
             episodes=episodes,
             card=card,
-            dataset_id=f"gailrun/{out.name if '-v' in out.name else out.name + '-v0'}",
+            dataset_id=_dataset_id(out),
         )
         write_dataset(out, ds, overwrite=overwrite)
-    except GailrunError as exc:
-        _fail(exc)
     typer.echo(f"wrote {out}: {len(episodes)} episodes, styles {styles}")

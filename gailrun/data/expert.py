@@ -38,16 +38,18 @@ class ExpertData:
 
 
 def check_matches_env(ds: Dataset, info: EnvInfo, where: str) -> None:
-    obs_dim = int(ds.episodes[0].observations.shape[1])
-    max_action = int(max(int(ep.actions.max()) for ep in ds.episodes))
-    min_action = int(min(int(ep.actions.min()) for ep in ds.episodes))
-    env_id = resolve_env_id(ds.env_id)
-    if env_id != info.env_id or obs_dim != info.obs_dim or max_action >= info.n_actions or min_action < 0:
-        raise DataError(
-            f"expert dataset {where} was recorded on {ds.env_id} (obs {obs_dim}, actions 0..{max_action}) "
-            f"but this run's env is {info.env_id} (obs {info.obs_dim}, actions 0..{info.n_actions - 1}); "
-            f"point expert.path at a {info.env_id} dataset or change env="
-        )
+    actions = range(
+        min(int(ep.actions.min()) for ep in ds.episodes), max(int(ep.actions.max()) for ep in ds.episodes) + 1
+    )
+    info.check_fits(
+        f"expert dataset {where} was recorded on",
+        resolve_env_id(ds.env_id),
+        int(ds.episodes[0].observations.shape[1]),
+        actions,
+        fix=f"point expert.path at a {info.env_id} dataset or change env=",
+        error=DataError,
+        dataset=True,
+    )
 
 
 def load_expert(cfg: Any, info: EnvInfo) -> ExpertData:

@@ -99,10 +99,17 @@ def make_episode(
     rewards: np.ndarray,
     terminated: bool,
     truncated: bool,
-    seed: int | None = None,
-    attrs: dict[str, Any] | None = None,
+    meta: dict[str, Any] | None = None,
 ) -> Episode:
-    """Build one episode (T + 1 observations for T actions) and check it against the convention and env."""
+    """Build one episode (T + 1 observations for T actions) and check it against the convention and env.
+
+    `meta`: the `episode_meta` a gailrun export left (see `parse_meta`); its end flags replace the format's
+    own, which cannot tell every ending apart, and its seed and attrs come back with the episode.
+    """
+    seed, attrs = None, None
+    if meta is not None:
+        terminated, truncated = meta["terminated"], bool(meta.get("truncated"))
+        seed, attrs = meta.get("seed"), meta.get("attrs")
     observations = np.asarray(observations)
     if observations.ndim >= 1 and observations.shape[1:] != (info.obs_dim,):
         raise DataError(

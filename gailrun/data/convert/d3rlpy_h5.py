@@ -132,10 +132,9 @@ def _read_v2(h5: h5py.File, src: Path, info: EnvInfo, foreign: _Foreign) -> tupl
                 np.concatenate([obs, h5[final_key][()][None]]),
                 acts,
                 rews,
-                meta["terminated"] if meta else terminated,
-                bool(meta.get("truncated")) if meta else not terminated,
-                seed=meta.get("seed") if meta else None,
-                attrs=meta.get("attrs") if meta else None,
+                terminated,
+                not terminated,
+                meta,
             )
         )
     return episodes, exact

@@ -175,13 +175,7 @@ def import_imitation(src: str | Path, env_id: str) -> Dataset:
     episodes = []
     for i in range(table.num_rows):
         last = last_infos[i]
-        meta = parse_meta(last.get("gailrun"))
-        if meta is not None:
-            terminated, truncated = meta["terminated"], bool(meta.get("truncated"))
-        else:
-            timelimit = last.get("TimeLimit.truncated") is True
-            terminated = bool(terminal[i]) and not timelimit
-            truncated = not terminated
+        terminated = bool(terminal[i]) and last.get("TimeLimit.truncated") is not True
         episodes.append(
             make_episode(
                 f"{src}: trajectory {i}",
@@ -190,9 +184,8 @@ def import_imitation(src: str | Path, env_id: str) -> Dataset:
                 acts[a0[i] : a0[i + 1]],
                 rews[r0[i] : r0[i + 1]],
                 terminated,
-                truncated,
-                seed=meta.get("seed") if meta else None,
-                attrs=meta.get("attrs") if meta else None,
+                not terminated,
+                parse_meta(last.get("gailrun")),
             )
         )
     return imported_dataset(info, episodes, FORMAT, src)

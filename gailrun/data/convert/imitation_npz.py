@@ -100,11 +100,6 @@ def import_imitation_npz(src: str | Path, env_id: str) -> Dataset:
     episodes = []
     for i in range(n):
         start, end = int(bounds[i]), int(bounds[i + 1])
-        meta = parse_meta(None if metas[i] is None else str(metas[i]))
-        if meta is not None:
-            terminated, truncated = meta["terminated"], bool(meta.get("truncated"))
-        else:
-            terminated, truncated = bool(terminal[i]), not bool(terminal[i])
         episodes.append(
             make_episode(
                 f"{src}: trajectory {i}",
@@ -112,10 +107,9 @@ def import_imitation_npz(src: str | Path, env_id: str) -> Dataset:
                 obs[start + i : end + i + 1],
                 acts[start:end],
                 rews[start:end],
-                terminated,
-                truncated,
-                seed=meta.get("seed") if meta else None,
-                attrs=meta.get("attrs") if meta else None,
+                bool(terminal[i]),
+                not bool(terminal[i]),
+                parse_meta(None if metas[i] is None else str(metas[i])),
             )
         )
     return imported_dataset(info, episodes, FORMAT, src, {"infos_imported": False})
