@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from gailrun.errors import DivergenceError
+from gailrun.models.distributions import make_distribution
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -100,16 +101,8 @@ class NumpyMLP:
         return self.activations(x)[-1]
 
 
-def sample_categorical(probs: np.ndarray, generator: torch.Generator | None = None) -> np.ndarray:
-    """One draw per row by inverse CDF, with one uniform per row from the torch `generator` (whose state
-    checkpoints keep): on a few rows torch.multinomial costs as much as the actor's forward pass, and the
-    rollout calls this every env step. Training and stochastic evaluation both sample with this rule."""
-    u = torch.rand(probs.shape[0], 1, generator=generator).numpy()
-    return np.minimum((probs.cumsum(-1) < u).sum(-1), probs.shape[-1] - 1)
-
-
 class ActorCritic(nn.Module):
-    """A categorical policy and a state-value function over flat observations."""
+    """A policy (its action distribution: `self.dist`) and a state-value function over flat observations."""
 
     def __init__(
         self,
@@ -122,7 +115,8 @@ class ActorCritic(nn.Module):
         super().__init__()
         self.obs_dim = obs_dim
         self.n_actions = n_actions
-        self.actor = mlp(obs_dim, hidden, n_actions, activation)
+        self.dist = make_distribution(n_actions)
+        self.actor = mlp(obs_dim, hidden, self.dist.params_dim, activation)
         self.critic = mlp(obs_dim, hidden, 1, activation)
         if ortho_init:
             orthogonal_init(self.actor, head_gain=0.01)
@@ -138,12 +132,10 @@ class ActorCritic(nn.Module):
         """Stochastic `act` for the rollout's loop: NumPy observations in, actions out, the actor's forward
         pass in NumPy over its current weights (valid while they change in place: the collector builds one
         per rollout)."""
-        logits = NumpyMLP(self.actor)
+        params, dist = NumpyMLP(self.actor), self.dist
 
         def sample(obs: np.ndarray, generator: torch.Generator | None = None) -> np.ndarray:
-            z = logits(obs)
-            e = np.exp(z - z.max(-1, keepdims=True))
-            return sample_categorical(e / e.sum(-1, keepdims=True), generator)
+            return dist.sample_numpy(params(obs), generator)
 
         return sample
 
@@ -152,9 +144,4 @@ class ActorCritic(nn.Module):
         self, obs: torch.Tensor, deterministic: bool = False, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Sample (or argmax) actions; returns the actions and their log-probabilities."""
-        logp_all = torch.log_softmax(self.actor(obs), dim=-1)
-        if deterministic:
-            action = logp_all.argmax(dim=-1)
-        else:
-            action = torch.from_numpy(sample_categorical(logp_all.exp().numpy(), generator))
-        return action, logp_all.gather(-1, action.unsqueeze(-1)).squeeze(-1)
+        return self.dist.act(self.actor(obs), deterministic, generator)

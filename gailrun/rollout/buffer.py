@@ -23,6 +23,7 @@ class Rollout:
     policy_obs_dim: int = (
         0  # of what the policy sees (obs): obs_dim plus InfoGAIL's one-hot code; 0 = obs_dim
     )
+    action_dtype: type = np.int64  # the policy's `dist.action_dtype`
     obs: np.ndarray = field(init=False)
     raw_obs: np.ndarray = field(init=False)
     actions: np.ndarray = field(init=False)
@@ -42,7 +43,7 @@ class Rollout:
         self.policy_obs_dim = self.policy_obs_dim or d
         self.obs = np.zeros((t, n, self.policy_obs_dim), np.float32)
         self.raw_obs = np.zeros((t, n, d), np.float32)
-        self.actions = np.zeros((t, n), np.int64)
+        self.actions = np.zeros((t, n), self.action_dtype)
         self.logprobs = np.zeros((t, n), np.float32)
         self.values = np.zeros((t, n), np.float32)
         self.rewards = np.zeros((t, n), np.float32)

@@ -108,9 +108,10 @@ class Collector:
         t, n = rollout.num_steps, rollout.num_envs
         obs = torch.from_numpy(np.concatenate([rollout.obs.reshape(t * n, -1), rollout.next_obs]))
         with torch.no_grad():
-            logp_all = torch.log_softmax(self.agent.logits(obs[: t * n]), dim=-1)
-            actions = torch.from_numpy(rollout.actions.reshape(-1, 1))
-            rollout.logprobs[:] = logp_all.gather(-1, actions).reshape(t, n).numpy()
+            actions = torch.from_numpy(rollout.actions.reshape(-1))
+            rollout.logprobs[:] = (
+                self.agent.dist.log_prob(self.agent.logits(obs[: t * n]), actions).reshape(t, n).numpy()
+            )
             values = self.agent.value(obs).numpy()
         rollout.values[:] = values[: t * n].reshape(t, n)
         rollout.next_value[:] = values[t * n :]

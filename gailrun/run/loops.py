@@ -171,7 +171,9 @@ class OnPolicyLoop:
         replay = ReplayLog(self.envs, int(cfg.seed)) if resumable else None
         self.n_codes = n_codes = n_codes_of(cfg)
         codes = LatentCodes(n_codes, num_envs, np.random.default_rng(int(cfg.seed) + 1)) if n_codes else None
-        self.rollout = Rollout(int(cfg.algo.num_steps), num_envs, info.obs_dim, info.obs_dim + n_codes)
+        self.rollout = Rollout(
+            int(cfg.algo.num_steps), num_envs, info.obs_dim, info.obs_dim + n_codes, agent.dist.action_dtype
+        )
         self.ppo = PPO(agent, ppo_settings(cfg), generator)
         self.scaler = ReturnScaler(num_envs, float(cfg.algo.gamma), enabled=bool(cfg.ppo_opts.reward_std))
         processing = RewardProcessing(

@@ -41,6 +41,7 @@ from gailrun.data.expert import ExpertData
 from gailrun.envs.make import EnvInfo
 from gailrun.errors import GailrunError
 from gailrun.models.codes import with_code
+from gailrun.models.distributions import make_distribution
 from gailrun.models.policy import Policy, policy_from_checkpoint
 from gailrun.run.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
 from gailrun.run.evaluate import episode_quotas, evaluate
@@ -74,10 +75,6 @@ class SelectSettings:
                 f"select.every_steps={self.every_steps}, select.episodes={self.episodes} and "
                 f"select.max_pairs={self.max_pairs} must be positive (max_pairs at least 2)"
             )
-
-
-def one_hot(actions: np.ndarray, n_actions: int) -> np.ndarray:
-    return np.eye(n_actions, dtype=np.float64)[np.asarray(actions, dtype=np.int64)]
 
 
 def subsample(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -126,6 +123,7 @@ class PairSpace:
 
     def __init__(self, reference: Occupancy, n_actions: int) -> None:
         self.n_actions = n_actions
+        self.action_dist = make_distribution(n_actions)
         self.mean = reference.obs.mean(axis=0)
         # A feature the demonstrators never vary (e.g. a leg that never touches) keeps unit scale.
         std = reference.obs.std(axis=0)
@@ -137,7 +135,8 @@ class PairSpace:
 
     def features(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
         z = (np.asarray(obs, dtype=np.float64) - self.mean) / self.scale
-        return np.concatenate([z, one_hot(actions, self.n_actions), np.zeros((len(z), 1))], axis=1)
+        encoded = self.action_dist.encode_numpy(actions)
+        return np.concatenate([z, encoded, np.zeros((len(z), 1))], axis=1)
 
     def points(self, occ: Occupancy) -> tuple[np.ndarray, np.ndarray]:
         """Sample points and weights: the pairs, and the absorbing state far from every real pair."""
@@ -164,14 +163,13 @@ def sq_dists(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def demo_nll(policy: Policy, obs: np.ndarray, actions: np.ndarray) -> float:
     """Mean -log pi(a | s) over demonstration pairs; InfoGAIL policies: -log of the mean over codes."""
     raw = policy.obs_norm(np.asarray(obs, dtype=np.float32))
-    a = torch.from_numpy(np.asarray(actions, dtype=np.int64))[:, None]
+    a = torch.from_numpy(np.asarray(actions, dtype=policy.agent.dist.action_dtype))
     codes = [None] if not policy.n_codes else range(policy.n_codes)
     with torch.no_grad():
         per_code = []
         for c in codes:
             x = raw if c is None else with_code(raw, np.full(len(raw), c), policy.n_codes)
-            logp = torch.log_softmax(policy.agent.logits(torch.from_numpy(x)), dim=-1)
-            per_code.append(logp.gather(1, a).squeeze(1))
+            per_code.append(policy.agent.dist.log_prob(policy.agent.logits(torch.from_numpy(x)), a))
         marginal = torch.logsumexp(torch.stack(per_code), dim=0) - math.log(len(per_code))
     return float(-marginal.mean())
 

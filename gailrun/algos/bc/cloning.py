@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from gailrun.data.episodes import Transitions
 from gailrun.errors import DataError
@@ -74,10 +73,11 @@ class BehaviourCloning:
         n = self.train_act.shape[0]
         perm = torch.randperm(n, generator=self.generator)
         loss_sum, correct = 0.0, 0
+        dist = self.agent.dist
         for start in range(0, n, self.s.batch_size):
             idx = perm[start : start + self.s.batch_size]
             logits = self.agent.logits(self.train_obs[idx])
-            loss = F.cross_entropy(logits, self.train_act[idx])
+            loss = dist.nll(logits, self.train_act[idx])
             gradient_step(
                 self.optimizer,
                 loss,
@@ -85,7 +85,7 @@ class BehaviourCloning:
                 "(algo.lr for algo=bc, algo.bc_pretrain.lr for pretraining)",
             )
             loss_sum += loss.item() * len(idx)
-            correct += int((logits.argmax(-1) == self.train_act[idx]).sum())
+            correct += int((dist.mode(logits) == self.train_act[idx]).sum())
         self.epochs_done += 1
         val_loss, val_acc = self.validate()
         return {
@@ -108,8 +108,8 @@ class BehaviourCloning:
         if self.val_act.shape[0] == 0:
             return float("nan"), float("nan")
         logits = self.agent.logits(self.val_obs)
-        loss = F.cross_entropy(logits, self.val_act).item()
-        acc = float((logits.argmax(-1) == self.val_act).float().mean())
+        loss = self.agent.dist.nll(logits, self.val_act).item()
+        acc = float((self.agent.dist.mode(logits) == self.val_act).float().mean())
         return loss, acc
 
 
@@ -184,4 +184,4 @@ class BCRegularizer:
     def __call__(self) -> torch.Tensor:
         idx = torch.randint(0, len(self.actions), (self.batch_size,), generator=self.generator)
         obs = with_random_codes(self.obs_norm(self.raw_obs[idx.numpy()]), self.n_codes, self.generator)
-        return self.weight * F.cross_entropy(self.agent.logits(torch.from_numpy(obs)), self.actions[idx])
+        return self.weight * self.agent.dist.nll(self.agent.logits(torch.from_numpy(obs)), self.actions[idx])

@@ -7,17 +7,17 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from gailrun.algos.gail.reward import ABSORBING_MODES
 from gailrun.errors import GailrunError
+from gailrun.models.distributions import make_distribution
 from gailrun.models.networks import mlp
 from gailrun.run.rng import generator_state, set_generator_state
 
 
 class Discriminator(nn.Module):
-    """D(s, a): an MLP on [normalized obs, one-hot action] (+ an absorbing-state flag) -> logit."""
+    """D(s, a): an MLP on [normalized obs, encoded action (one-hot)] (+ an absorbing-state flag) -> logit."""
 
     def __init__(
         self,
@@ -29,22 +29,24 @@ class Discriminator(nn.Module):
     ) -> None:
         super().__init__()
         self.obs_dim, self.n_actions = obs_dim, n_actions
+        self.action_dist = make_distribution(n_actions)
         assert absorbing in ABSORBING_MODES, f"absorbing={absorbing!r}: pass GailSettings' checked mode"
         self.absorbing = absorbing
-        self.net = mlp(obs_dim + n_actions + int(self.absorbing != "none"), hidden, 1, activation)
+        width = obs_dim + self.action_dist.encoding_dim + int(self.absorbing != "none")
+        self.net = mlp(width, hidden, 1, activation)
 
     def inputs(
         self, obs: torch.Tensor, actions: torch.Tensor, flags: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Absorbing rows (flag 1) carry no action; with `dac` no observation either (one absorbing state),
         with `final` the terminal observation they continue from."""
-        one_hot = F.one_hot(actions, self.n_actions).to(obs.dtype)
+        encoded = self.action_dist.encode(actions, obs.dtype)
         if self.absorbing == "none":
-            return torch.cat([obs, one_hot], dim=-1)
+            return torch.cat([obs, encoded], dim=-1)
         f = torch.zeros(obs.shape[0], dtype=obs.dtype) if flags is None else flags.to(obs.dtype)
         keep = (1.0 - f).unsqueeze(-1)
         obs_part = obs * keep if self.absorbing == "dac" else obs
-        return torch.cat([obs_part, one_hot * keep, f.unsqueeze(-1)], dim=-1)
+        return torch.cat([obs_part, encoded * keep, f.unsqueeze(-1)], dim=-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(-1)

@@ -97,7 +97,7 @@ class GailRewardHook:
         final_obs = tr.next_obs[tr.terminations] if settings.absorbing != "none" else tr.obs[:0]
         n_abs = len(final_obs)
         self.expert_obs = np.concatenate([tr.obs, final_obs]).astype(np.float32)
-        self.expert_actions = np.concatenate([tr.actions, np.zeros(n_abs, np.int64)])
+        self.expert_actions = np.concatenate([tr.actions, disc.action_dist.placeholder(n_abs)])
         self.expert_flags = np.concatenate([np.zeros(len(tr), np.float32), np.ones(n_abs, np.float32)])
         self.sampler = ExpertSampler(len(self.expert_actions), settings.expert_sampler, rng)
         self.frozen = False
@@ -123,7 +123,7 @@ class GailRewardHook:
             _, _, final_obs = self.terminal_rows(r)
             n_abs = len(final_obs)
             obs = np.concatenate([obs, final_obs])
-            actions = np.concatenate([actions, np.zeros(n_abs, np.int64)])
+            actions = np.concatenate([actions, self.disc.action_dist.placeholder(n_abs)])
             flags = np.concatenate([flags, np.ones(n_abs, np.float32)])
         return obs, actions, flags
 
@@ -202,7 +202,9 @@ class GailRewardHook:
         ts, envs, final_obs = self.terminal_rows(r)
         if len(ts):
             k = len(ts)
-            x_abs = self._inputs(final_obs, np.zeros(k, np.int64), np.ones(k, np.float32), norm)
+            x_abs = self._inputs(
+                final_obs, self.disc.action_dist.placeholder(k), np.ones(k, np.float32), norm
+            )
             r_abs = reward_from_logits(self.disc(x_abs), self.s.reward_form).numpy().astype(np.float64)
             absorbing[ts, envs] = r_abs
         return step, absorbing
@@ -211,7 +213,12 @@ class GailRewardHook:
     def expert_probability(self, raw_obs: np.ndarray, actions: np.ndarray, norm: ObsNormalizer) -> np.ndarray:
         """D's P(expert) for each (observation, action) pair (no absorbing rows): reward-free selection's
         `final_d` criterion."""
-        x = self._inputs(raw_obs, np.asarray(actions, np.int64), np.zeros(len(actions), np.float32), norm)
+        x = self._inputs(
+            raw_obs,
+            np.asarray(actions, self.disc.action_dist.action_dtype),
+            np.zeros(len(actions), np.float32),
+            norm,
+        )
         return torch.sigmoid(self.disc(x)).numpy()
 
     def rewards(self, r: Rollout, norm: ObsNormalizer) -> np.ndarray:

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from gailrun.algos.gail.hook import GailRewardHook
+from gailrun.models.distributions import make_distribution
 from gailrun.models.networks import gradient_step, mlp
 from gailrun.rollout.buffer import Rollout
 from gailrun.rollout.normalize import ObsNormalizer
@@ -52,10 +53,11 @@ class Posterior(torch.nn.Module):
     def __init__(self, obs_dim: int, n_actions: int, n_codes: int, hidden: Sequence[int]) -> None:
         super().__init__()
         self.n_actions = n_actions
-        self.net = mlp(obs_dim + n_actions, hidden, n_codes, "tanh")
+        self.action_dist = make_distribution(n_actions)
+        self.net = mlp(obs_dim + self.action_dist.encoding_dim, hidden, n_codes, "tanh")
 
     def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([obs, F.one_hot(actions, self.n_actions).to(obs.dtype)], dim=-1))
+        return self.net(torch.cat([obs, self.action_dist.encode(actions, obs.dtype)], dim=-1))
 
 
 class InfoGailRewardHook(GailRewardHook):

@@ -160,9 +160,7 @@ class PPO:
         adv = mb.advantages
         if s.norm_adv and adv.shape[0] > 1:
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-        logp_all = torch.log_softmax(agent.logits(mb.obs), dim=-1)
-        logp = logp_all.gather(-1, mb.actions.unsqueeze(-1)).squeeze(-1)
-        entropy = -(logp_all.exp() * logp_all).sum(-1).mean()
+        logp, entropy = agent.dist.log_prob_and_entropy(agent.logits(mb.obs), mb.actions)
         pg, log_ratio = policy_loss(logp, mb.logprobs, adv, s.clip_eps, s.policy_noclip)
         vl = value_loss(agent.value(mb.obs), mb.values, mb.returns, s.value_clip, value_clip_range)
         loss = pg - s.ent_coef * entropy + s.vf_coef * vl if train_policy else s.vf_coef * vl
