@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from gailrun.errors import DivergenceError
-from gailrun.models.distributions import make_distribution
+from gailrun.models.distributions import Categorical, make_distribution
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -129,9 +129,15 @@ class ActorCritic(nn.Module):
         return self.critic(obs).squeeze(-1)
 
     def sampler(self) -> Callable[[np.ndarray, torch.Generator | None], np.ndarray]:
-        """Stochastic `act` for the rollout's loop: NumPy observations in, actions out, the actor's forward
-        pass in NumPy over its current weights (valid while they change in place: the collector builds one
-        per rollout)."""
+        """Stochastic `act` for the rollout's loop: NumPy observations in, actions out. On the fast path
+        (`fast_path`) the actor's forward pass runs in NumPy over its current weights (valid while they change
+        in place: the collector builds one per rollout); otherwise it is `act` itself, in torch."""
+        if not fast_path(self):
+
+            def sample_torch(obs: np.ndarray, generator: torch.Generator | None = None) -> np.ndarray:
+                return self.act(torch.from_numpy(obs), generator=generator)[0].numpy()
+
+            return sample_torch
         params, dist = NumpyMLP(self.actor), self.dist
 
         def sample(obs: np.ndarray, generator: torch.Generator | None = None) -> np.ndarray:
@@ -145,3 +151,17 @@ class ActorCritic(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Sample (or argmax) actions; returns the actions and their log-probabilities."""
         return self.dist.act(self.actor(obs), deterministic, generator)
+
+
+def fast_path(agent: nn.Module) -> bool:
+    """The one gate of gailrun's hand-written NumPy path, in the rollout's sampler (`ActorCritic.sampler`)
+    and in PPO's gradient (`gailrun/algos/ppo/fast_grad.py`, which PPO's settings can still turn off): an
+    `ActorCritic` whose actor and critic are plain MLPs (`NumpyMLP.supports`) over a Categorical
+    distribution. Anything else runs in torch, with autograd: the reference the fast path is tested against.
+    """
+    return (
+        isinstance(agent, ActorCritic)
+        and isinstance(agent.dist, Categorical)
+        and NumpyMLP.supports(agent.actor)
+        and NumpyMLP.supports(agent.critic)
+    )

@@ -6,9 +6,11 @@ replays a graph of dozens of small tensor operations, while the same algebra as 
 with no graph, costs a fraction of that: PPO trains 1.6x faster with it (`make bench`'s algo.grad=autograd
 row, bench/RESULTS.md section 5).
 
-The loss is `PPO._minibatch_losses`' (autograd stays the reference and the path for anything else: the BC
-regularizer, `algo.compile`, `algo.grad=autograd`); tests/algos/ppo/test_fast_grad.py checks the gradients
-against autograd for every switch. Weights are read from, and gradients written to, NumPy views of FlatAdam's
+The loss is `PPO._minibatch_losses`'; autograd stays the reference and the path for anything else. One gate
+says where this applies: `fast_path` (gailrun/models/networks.py: plain MLPs, Categorical actions; the
+rollout's NumPy sampler uses it too), then `PPO.fast_gradient` (not with `algo.grad=autograd`,
+`algo.compile` or the BC regularizer). tests/algos/ppo/test_fast_grad.py checks the gradients against
+autograd for every switch. Weights are read from, and gradients written to, NumPy views of FlatAdam's
 buffers, so nothing is copied. Where torch's `min`/`max`/`clamp` have ties, their gradients split or pass
 so that the total is the unclipped one; the masks below reproduce that.
 
@@ -72,14 +74,6 @@ class AnalyticLoss:
         self.actor = _MLPGrad(agent.actor, optimizer)
         self.critic = _MLPGrad(agent.critic, optimizer)
         self.s = settings
-
-    @staticmethod
-    def supports(agent: nn.Module) -> bool:
-        return (
-            isinstance(agent, ActorCritic)
-            and NumpyMLP.supports(agent.actor)
-            and NumpyMLP.supports(agent.critic)
-        )
 
     def __call__(
         self,

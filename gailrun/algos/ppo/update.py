@@ -20,7 +20,7 @@ import torch
 from gailrun.algos.ppo.fast_grad import AnalyticLoss
 from gailrun.algos.ppo.flat_adam import FlatAdam
 from gailrun.errors import DivergenceError, GailrunError
-from gailrun.models.networks import ActorCritic
+from gailrun.models.networks import ActorCritic, fast_path
 from gailrun.rollout.buffer import Batch
 from gailrun.run.seeding import sync_compiler_determinism
 
@@ -147,10 +147,18 @@ class PPO:
             self._losses = torch.compile(self._minibatch_losses, dynamic=True)
         if settings.grad not in ("analytic", "autograd"):
             raise GailrunError(f"algo.grad={settings.grad!r} is unknown; choose analytic or autograd")
-        # The hand-written gradient (fast_grad.py) for plain MLPs; autograd for everything else.
         self.analytic: AnalyticLoss | None = None
-        if settings.grad == "analytic" and not settings.compile and AnalyticLoss.supports(agent):
+        if settings.grad == "analytic" and not settings.compile and fast_path(agent):
             self.analytic = AnalyticLoss(agent, self.optimizer, settings)
+
+    def fast_gradient(self, train_policy: bool) -> AnalyticLoss | None:
+        """The hand-written gradient where it computes this update's loss, else None (autograd, the
+        reference): on the fast path (`fast_path`: plain MLPs, Categorical), unless `algo.grad=autograd` or
+        `algo.compile` asks for autograd, or an auxiliary loss (GAIL's BC regularizer, a torch function of
+        the actor) joins the policy's loss."""
+        if self.aux_loss is not None and train_policy:
+            return None
+        return self.analytic
 
     def _minibatch_losses(
         self, mb: Batch, value_clip_range: float, train_policy: bool
@@ -225,8 +233,7 @@ class PPO:
         # and the KL and clip fraction computed once per epoch: a dozen tensor operations fewer per minibatch.
         log_ratios = np.empty(n, dtype=np.float32) if s.target_kl is None else None
         segment_ids = torch.arange(n) // s.minibatch_size
-        # The BC regularizer's loss is a torch function of the actor: its gradient needs autograd.
-        analytic = self.analytic if (self.aux_loss is None or not train_policy) else None
+        analytic = self.fast_gradient(train_policy)
         for _ in range(s.num_epochs):
             perm = torch.randperm(n, generator=self.generator)
             # One gather per epoch; minibatches are then contiguous slices (views) of the shuffled batch.

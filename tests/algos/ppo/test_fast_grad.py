@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from gailrun.algos.ppo.update import PPO, PPOSettings
 from gailrun.errors import DivergenceError, GailrunError
-from gailrun.models.networks import ActorCritic
+from gailrun.models.networks import ActorCritic, fast_path
 from gailrun.rollout.buffer import Batch
 
 
@@ -128,3 +129,25 @@ def test_a_non_finite_loss_stops_the_update_before_any_step(grad: str):
     with pytest.raises(DivergenceError, match="non-finite loss at update 1"):
         ppo.update(batch, value_clip_range=0.2)
     assert all(torch.equal(p, q) for p, q in zip(agent.parameters(), before, strict=True))
+
+
+def test_one_gate_sends_other_networks_to_torch_in_the_sampler_and_the_update():
+    """A network the NumPy path does not cover (here a LayerNorm in the actor) samples in torch, drawing what
+    `act` draws, and updates with autograd; a plain MLP takes the fast path in both, except where an
+    auxiliary loss joins the policy's."""
+    torch.manual_seed(0)
+    agent = ActorCritic(4, 3, (8,))
+    assert fast_path(agent)
+    odd = copy.deepcopy(agent)
+    odd.actor = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 3))
+    assert not fast_path(odd)
+    obs = torch.randn(5, 4)
+    g_sampler, g_act = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    np.testing.assert_array_equal(
+        odd.sampler()(obs.numpy(), g_sampler), odd.act(obs, generator=g_act)[0].numpy()
+    )
+    ppo = PPO(agent, PPOSettings(), torch.Generator())
+    assert ppo.fast_gradient(train_policy=True) is ppo.analytic is not None
+    ppo.aux_loss = lambda: torch.zeros(())
+    assert ppo.fast_gradient(train_policy=True) is None
+    assert ppo.fast_gradient(train_policy=False) is ppo.analytic
