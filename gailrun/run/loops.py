@@ -8,7 +8,7 @@ Both report `IterationResult`s; the trainer does the logging, checkpoints and st
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,7 @@ from gailrun.algos.infogail.hook import (
     code_return_metrics,
     returns_by_code,
 )
-from gailrun.algos.ppo.update import PPO, PPOSettings, PPOStats, as_float_tuple, linear_lr
+from gailrun.algos.ppo.update import PPO, PPOSettings, PPOStats, as_float_tuple
 from gailrun.data.expert import ExpertData, load_expert
 from gailrun.envs.make import EnvInfo, make_vec_env, seed_vec_env
 from gailrun.envs.replay import ReplayLog
@@ -37,42 +37,9 @@ from gailrun.models.policy import tensors_to_numpy
 from gailrun.rollout.buffer import Rollout
 from gailrun.rollout.collector import Collector
 from gailrun.rollout.normalize import ObsNormalizer, ReturnScaler
+from gailrun.run.algorithm import Algorithm, IterationResult, Tracker
 from gailrun.run.loggers import BASE_METRICS
-from gailrun.run.pipeline import IterationResult, OnPolicyIteration, RewardProcessing
-
-
-class Tracker:
-    """Keeps `filename` as the best checkpoint by the running average (over `window` values) of a score."""
-
-    def __init__(
-        self, metric: str, filename: str, source: str, window: int, min_count: int, mode: str = "max"
-    ):
-        self.metric, self.filename, self.source = metric, filename, source
-        self.window, self.min_count, self.mode = window, min_count, mode
-        self.values: list[float] = []
-        self.best = -math.inf if mode == "max" else math.inf
-        self.best_step: int | None = None
-
-    def add(self, xs: list[float]) -> None:
-        self.values = (self.values + list(xs))[-self.window :]
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"values": list(self.values), "best": self.best, "best_step": self.best_step}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.values = [float(v) for v in state["values"]]
-        self.best = float(state["best"])
-        self.best_step = None if state["best_step"] is None else int(state["best_step"])
-
-    @property
-    def average(self) -> float | None:
-        return float(np.mean(self.values)) if self.values else None
-
-    def improved(self) -> bool:
-        avg = self.average
-        if avg is None or len(self.values) < self.min_count or math.isnan(avg):
-            return False
-        return avg > self.best if self.mode == "max" else avg < self.best
+from gailrun.run.pipeline import OnPolicyIteration, RewardProcessing
 
 
 def ppo_settings(cfg: DictConfig) -> PPOSettings:
@@ -94,6 +61,8 @@ def ppo_settings(cfg: DictConfig) -> PPOSettings:
         value_clip=bool(o.value_clip),
         grad_clip=bool(o.grad_clip),
         compile=bool(a.get("compile", False)),
+        anneal_lr=bool(a.anneal_lr),
+        warmup_updates=int(a.warmup_updates),
         grad=str(a.get("grad", "analytic")),
     )
 
@@ -142,7 +111,9 @@ def _window_trackers(cfg: DictConfig) -> list[Tracker]:
     return [Tracker("charts/avg100_return", "best.pt", "return", w, m)]
 
 
-class OnPolicyLoop:
+class OnPolicyLoop(Algorithm):
+    """PPO, and GAIL/InfoGAIL as PPO plus a reward hook: one rollout and update per step."""
+
     unit = "step"
 
     def __init__(
@@ -154,6 +125,7 @@ class OnPolicyLoop:
         generator: torch.Generator,
         expert: ExpertData | None = None,
     ) -> None:
+        super().__init__()
         self.cfg = cfg
         self.expert, self.obs_norm = expert, obs_norm
         num_envs = int(cfg.env.num_envs)
@@ -174,7 +146,19 @@ class OnPolicyLoop:
         self.rollout = Rollout(
             int(cfg.algo.num_steps), num_envs, info.obs_dim, info.obs_dim + n_codes, agent.dist.action_dtype
         )
-        self.ppo = PPO(agent, ppo_settings(cfg), generator)
+        bc_regularizer = None
+        if float(cfg.algo.get("bc_weight") or 0.0) > 0:
+            assert expert is not None, "the BC regularizer needs expert data"
+            bc_regularizer = BCRegularizer(
+                agent,
+                obs_norm,
+                expert.transitions,
+                float(cfg.algo.bc_weight),
+                int(cfg.algo.minibatch_size),
+                generator,
+                n_codes,
+            )
+        self.ppo = PPO(agent, ppo_settings(cfg), generator, aux_loss=bc_regularizer)
         self.scaler = ReturnScaler(num_envs, float(cfg.algo.gamma), enabled=bool(cfg.ppo_opts.reward_std))
         processing = RewardProcessing(
             gamma=float(cfg.algo.gamma),
@@ -184,7 +168,6 @@ class OnPolicyLoop:
         self.metric_names: list[str] = [*BASE_METRICS, *PPOStats(*([0.0] * 8)).metrics()]
         self.trackers = _window_trackers(cfg)
         self.hook: GailRewardHook | None = None
-        self.pretrain_history: list[dict[str, float]] = []
         epochs = int(cfg.algo.bc_pretrain_epochs)
         if epochs > 0:
             assert expert is not None, "BC pretraining needs expert data"
@@ -202,23 +185,11 @@ class OnPolicyLoop:
         if str(cfg.algo.name) in ("gail", "infogail"):
             assert expert is not None, "GAIL needs expert data"
             self.hook = self._build_gail(cfg, info, generator, expert)
-        if float(cfg.algo.get("bc_weight") or 0.0) > 0:
-            assert expert is not None, "the BC regularizer needs expert data"
-            self.ppo.aux_loss = BCRegularizer(
-                agent,
-                obs_norm,
-                expert.transitions,
-                float(cfg.algo.bc_weight),
-                int(cfg.algo.minibatch_size),
-                generator,
-                n_codes,
-            )
-            self.metric_names.append("losses/bc_regularizer")
+        self.metric_names += self.ppo.aux_metrics
         self.iteration = OnPolicyIteration(
             self.collector, self.rollout, self.ppo, self.scaler, processing, self.hook
         )
         self.total = int(cfg.train.total_steps)
-        self.base_lr = float(cfg.algo.lr)
 
     def _build_gail(
         self, cfg: DictConfig, info: EnvInfo, generator: torch.Generator, expert: ExpertData
@@ -258,10 +229,7 @@ class OnPolicyLoop:
         return self.collector.total_steps
 
     def step(self) -> IterationResult:
-        if self.cfg.algo.anneal_lr:
-            self.ppo.set_lr(linear_lr(self.base_lr, self.progress, self.total))
-        self.iteration.train_policy = self.ppo.num_updates >= int(self.cfg.algo.warmup_updates)
-        self.ppo.aux_sum = 0.0
+        self.ppo.schedule(self.progress, self.total)
         result = self.iteration.step()
         result.metrics["charts/learning_rate"] = self.ppo.lr
         if self.n_codes and result.episodes is not None:
@@ -269,17 +237,14 @@ class OnPolicyLoop:
             result.metrics.update(
                 returns_by_code(episodes.returns, episodes.end_rows, self.rollout.codes, self.n_codes)
             )
-        if self.ppo.aux_loss is not None:
-            minibatches = max(1, result.metrics.get("losses/epochs_run") or 1) * -(
-                -self.rollout.num_valid // self.ppo.s.minibatch_size
-            )
-            result.metrics["losses/bc_regularizer"] = self.ppo.aux_sum / minibatches
         return result
 
-    def discriminator_score(self, raw_obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    def discriminator_scorer(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
         """The discriminator's P(expert) for each pair, with the run's current normalizer (GAIL only)."""
-        assert self.hook is not None, "only GAIL and InfoGAIL have a discriminator"
-        return self.hook.expert_probability(raw_obs, actions, self.obs_norm)
+        if self.hook is None:
+            return None
+        hook, norm = self.hook, self.obs_norm
+        return lambda raw_obs, actions: hook.expert_probability(raw_obs, actions, norm)
 
     def checkpoint_extra(self) -> dict[str, Any]:
         if self.hook is None:
@@ -310,7 +275,7 @@ class OnPolicyLoop:
         self.envs.close()
 
 
-class BCLoop:
+class BCLoop(Algorithm):
     """Behaviour cloning as the trainer's iteration: best.pt is the epoch with the lowest validation loss."""
 
     unit = "epoch"
@@ -323,6 +288,8 @@ class BCLoop:
         generator: torch.Generator,
         expert: ExpertData,
     ) -> None:
+        super().__init__()
+        self.expert = expert
         self.bc = BehaviourCloning(
             agent, obs_norm, expert.transitions, bc_settings(cfg.algo, int(cfg.algo.epochs)), generator
         )
@@ -344,22 +311,16 @@ class BCLoop:
         scores = {"val_loss": [metrics["bc/val_loss"]], "epoch": [metrics["bc/epoch"]]}
         return IterationResult(metrics=dict(metrics), episode_scores=scores)
 
-    def checkpoint_extra(self) -> dict[str, Any]:
-        return {}
-
     def state_dict(self) -> dict[str, Any]:
         return {"bc": self.bc.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.bc.load_state_dict(state["bc"])
 
-    def close(self) -> None:
-        pass
-
 
 def build_loop(
     cfg: DictConfig, info: EnvInfo, agent: ActorCritic, obs_norm: ObsNormalizer, generator: torch.Generator
-) -> OnPolicyLoop | BCLoop:
+) -> Algorithm:
     name = str(cfg.algo.name)
     if name in ("ppo", "gail", "infogail"):
         needs_expert = (

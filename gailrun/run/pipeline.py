@@ -8,17 +8,18 @@ never on the environment's when GAIL is on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from gailrun.algos.ppo.update import PPO
 from gailrun.rollout.buffer import Rollout, make_batch
-from gailrun.rollout.collector import Collector, Episodes
+from gailrun.rollout.collector import Collector
 from gailrun.rollout.gae import compute_gae
 from gailrun.rollout.normalize import ObsNormalizer, ReturnScaler
 from gailrun.rollout.relabel import Relabel, with_absorbing_value
+from gailrun.run.algorithm import IterationResult
 
 
 class RewardHook(Protocol):
@@ -29,16 +30,6 @@ class RewardHook(Protocol):
     def episode_scores(self) -> dict[str, list[float]]:
         """Per-episode scores of the episodes that ended in the last rollout, in the collector's order."""
         ...
-
-
-@dataclass
-class IterationResult:
-    """What one iteration reports: finished episodes (env return), metrics, and per-episode scores by name
-    (e.g. "return", "irl_return") that the trainer's best-checkpoint trackers average."""
-
-    episodes: Episodes | None = None
-    metrics: dict[str, float | None] = field(default_factory=dict)
-    episode_scores: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -66,7 +57,6 @@ class OnPolicyIteration:
         self.reward_hook = reward_hook
         # The rewards GAE saw in the last iteration, after relabelling, scaling and clipping (for tests/logs).
         self.gae_rewards: np.ndarray | None = None
-        self.train_policy = True  # False during warm-up: the discriminator and critic learn, the policy waits
 
     def value_clip_range(self) -> float:
         """value_clip_eps in return units: scaled rewards have returns of unit std, raw ones do not.
@@ -114,7 +104,7 @@ class OnPolicyIteration:
             self.processing.gamma,
             self.processing.gae_lambda,
         )
-        stats = self.ppo.update(make_batch(r, adv, ret), self.value_clip_range(), self.train_policy)
+        stats = self.ppo.update(make_batch(r, adv, ret), self.value_clip_range())
         metrics.update(stats.metrics())
         metrics["charts/reward_scale"] = self.scaler.std if self.scaler.enabled else 1.0
         return IterationResult(episodes=episodes, metrics=metrics, episode_scores=scores)

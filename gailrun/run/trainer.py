@@ -1,8 +1,9 @@
 """The training pipeline shared by every algorithm.
 
 `Trainer.run` owns what is algorithm-agnostic: seeding, the policy, logging, progress, best/last
-checkpoints, stop conditions and the final evaluation. Each iteration is delegated to a loop from
-`run/loops.py`: on-policy (PPO, and GAIL as PPO plus a reward hook) or behaviour cloning.
+checkpoints, stop conditions and the final evaluation. Each iteration is delegated to an `Algorithm`
+(`run/algorithm.py`, the interface the trainer drives), built by `run/loops.py`: on-policy (PPO, and GAIL as
+PPO plus a reward hook) or behaviour cloning.
 """
 
 from __future__ import annotations
@@ -17,20 +18,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from gymnasium.vector import VectorEnv
 from omegaconf import DictConfig, OmegaConf
 
 from gailrun.envs.make import EnvInfo, env_info
 from gailrun.errors import CheckpointError, DivergenceError, GailrunError
 from gailrun.models.networks import ActorCritic
 from gailrun.models.policy import load_policy, policy_from_checkpoint, policy_payload, tensors_to_numpy
-from gailrun.rollout.buffer import Rollout
-from gailrun.rollout.normalize import ObsNormalizer, ReturnScaler
+from gailrun.rollout.normalize import ObsNormalizer
+from gailrun.run.algorithm import Algorithm
 from gailrun.run.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
 from gailrun.run.evaluate import EvalResult, PeriodicEval, eval_json_path, evaluate
 from gailrun.run.loggers import MetricLogger
-from gailrun.run.loops import BCLoop, OnPolicyLoop, build_loop, n_codes_of
-from gailrun.run.pipeline import OnPolicyIteration
+from gailrun.run.loops import OnPolicyLoop, build_loop, n_codes_of
 from gailrun.run.progress import Progress
 from gailrun.run.rng import global_states, set_global_states
 from gailrun.run.seeding import seed_everything
@@ -115,41 +114,24 @@ class Trainer:
         self.env_id = self.info.env_id
         self.agent, self.obs_norm = build_agent(cfg, self.info)
         self.generator = torch.Generator().manual_seed(int(cfg.seed))
-        self.loop: OnPolicyLoop | BCLoop = build_loop(
-            cfg, self.info, self.agent, self.obs_norm, self.generator
-        )
+        self.loop: Algorithm = build_loop(cfg, self.info, self.agent, self.obs_norm, self.generator)
         self.trackers = self.loop.trackers
-        expert = self.loop.expert if isinstance(self.loop, OnPolicyLoop) else None
-        self.selection: RewardFreeSelection | None = build_selection(cfg, expert, self.info, self.run_dir)
+        self.selection: RewardFreeSelection | None = build_selection(
+            cfg, self.loop.expert, self.info, self.run_dir
+        )
 
-    # Shortcuts to the on-policy loop's parts, for tests and tools that drive one iteration at a time.
     @property
     def on_policy(self) -> OnPolicyLoop:
+        """The on-policy loop, for tests and tools that drive one iteration at a time."""
         assert isinstance(self.loop, OnPolicyLoop), "only on-policy algorithms have rollouts"
         return self.loop
-
-    @property
-    def iteration(self) -> OnPolicyIteration:
-        return self.on_policy.iteration
-
-    @property
-    def rollout(self) -> Rollout:
-        return self.on_policy.rollout
-
-    @property
-    def scaler(self) -> ReturnScaler:
-        return self.on_policy.scaler
-
-    @property
-    def envs(self) -> VectorEnv:
-        return self.on_policy.envs
 
     def payload(self, step: int, update: int, episodes: int) -> dict[str, Any]:
         return {
             **policy_payload(
                 self.agent, self.obs_norm, self.env_id, str(self.cfg.algo.name), network_cfg(self.cfg)
             ),
-            "n_codes": n_codes_of(self.cfg),
+            "n_codes": self.loop.n_codes,
             "config": self.resolved,
             "progress": {"steps": step, "unit": self.loop.unit, "updates": update, "episodes": episodes},
             "scores": {t.metric: t.average for t in self.trackers},
@@ -369,7 +351,7 @@ class Trainer:
         return summary
 
     def _log_pretraining(self, logger: MetricLogger) -> None:
-        history = getattr(self.loop, "pretrain_history", [])
+        history = self.loop.pretrain_history
         if history:
             last = history[-1]
             log.info(
@@ -407,8 +389,7 @@ class Trainer:
             summary[f"last/{t.metric}"] = t.average  # also with fewer episodes than min_episodes_for_best
         chosen = None
         if self.selection is not None:
-            scorer = self.loop.discriminator_score if isinstance(self.loop, OnPolicyLoop) else None
-            chosen = self.selection.finish(scorer)
+            chosen = self.selection.finish(self.loop.discriminator_scorer())
         n_eval = int(cfg.final_eval.episodes)
         evaluated: dict[str, dict[str, Any]] = {}
         if n_eval > 0:
@@ -434,10 +415,12 @@ class Trainer:
             if len(evaluated) > 1:
                 summary["evaluations"] = evaluated
                 if {"best.pt", "best_irl.pt"} <= set(evaluated):
+                    by_file = {tracker.filename: tracker for tracker in self.trackers}
                     by_true, by_irl = evaluated["best.pt"], evaluated["best_irl.pt"]
                     summary["best_vs_best_irl"] = {
                         "eval_mean_gap": by_true["mean"] - by_irl["mean"],
-                        "step_gap": (self.trackers[0].best_step or 0) - (self.trackers[1].best_step or 0),
+                        "step_gap": (by_file["best.pt"].best_step or 0)
+                        - (by_file["best_irl.pt"].best_step or 0),
                     }
         if chosen is not None:
             summary["selection"] = self.selection_summary(chosen, evaluated, n_eval)

@@ -167,6 +167,8 @@ class BCRegularizer:
     demonstrations never reached. For InfoGAIL each expert state is shown with a uniformly drawn code, as
     in BC pretraining: the demonstrations carry no codes."""
 
+    metric = "losses/bc_regularizer"
+
     def __init__(
         self,
         agent: ActorCritic,

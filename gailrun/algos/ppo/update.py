@@ -11,8 +11,8 @@ Where each switch acts:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -45,6 +45,8 @@ class PPOSettings:
     value_clip: bool = False
     grad_clip: bool = False
     compile: bool = False  # torch.compile the minibatch loss (other rounding; speed: bench/RESULTS.md)
+    anneal_lr: bool = False  # `schedule`: lr decays linearly to 0 over the run's progress
+    warmup_updates: int = 0  # the first updates train only the critic (`update`); the policy waits
     grad: str = "analytic"  # "analytic": fast_grad.py's gradient where it applies; "autograd": always torch
 
 
@@ -58,6 +60,7 @@ class PPOStats:
     explained_variance: float
     epochs_run: float
     grad_norm: float
+    aux: dict[str, float] = field(default_factory=dict)  # each auxiliary loss's mean per minibatch
 
     def metrics(self) -> dict[str, float]:
         return {
@@ -69,7 +72,16 @@ class PPOStats:
             "losses/explained_variance": self.explained_variance,
             "losses/epochs_run": self.epochs_run,
             "losses/grad_norm": self.grad_norm,
+            **self.aux,
         }
+
+
+class AuxLoss(Protocol):
+    """An extra loss added to every minibatch's while the policy trains (GAIL's BC regularizer)."""
+
+    metric: str  # the metric that logs its mean per minibatch
+
+    def __call__(self) -> torch.Tensor: ...
 
 
 def policy_loss(
@@ -120,9 +132,16 @@ def explained_variance(pred: torch.Tensor, target: torch.Tensor) -> float:
 
 
 class PPO:
-    """One Adam optimizer over actor and critic; `update` runs the epochs over a batch."""
+    """One Adam optimizer over actor and critic; `update` runs the epochs over a batch. PPO owns its
+    learning-rate schedule (`schedule`), the critic-only warm-up and its auxiliary losses (`aux_loss`)."""
 
-    def __init__(self, agent: ActorCritic, settings: PPOSettings, generator: torch.Generator) -> None:
+    def __init__(
+        self,
+        agent: ActorCritic,
+        settings: PPOSettings,
+        generator: torch.Generator,
+        aux_loss: AuxLoss | None = None,
+    ) -> None:
         self.agent = agent
         self.s = settings
         self.generator = generator
@@ -138,8 +157,7 @@ class PPO:
             eps=settings.adam_eps,
         )
         self.num_updates = 0
-        # An extra loss added to every minibatch's (GAIL's BC regularizer); returns (loss, metric value).
-        self.aux_loss: Callable[[], torch.Tensor] | None = None
+        self.aux_loss = aux_loss
         self.aux_sum = 0.0
         self._losses = self._minibatch_losses
         if settings.compile:
@@ -209,20 +227,30 @@ class PPO:
     def lr(self) -> float:
         return self.optimizer.lr
 
-    def set_lr(self, lr: float) -> None:
-        self.optimizer.lr = lr
+    @property
+    def aux_metrics(self) -> list[str]:
+        return [] if self.aux_loss is None else [self.aux_loss.metric]
 
-    def update(self, batch: Batch, value_clip_range: float, train_policy: bool = True) -> PPOStats:
+    def schedule(self, progress: int, total: int) -> None:
+        """Before an update at `progress` of `total` (env steps): `anneal_lr` decays the rate linearly."""
+        if self.s.anneal_lr:
+            self.optimizer.lr = linear_lr(self.s.lr, progress, total)
+
+    def update(self, batch: Batch, value_clip_range: float, train_policy: bool | None = None) -> PPOStats:
         """Optimize on `batch`; `value_clip_range` is value_clip_eps already scaled to return units.
 
-        With `train_policy=False` only the critic learns (warm-up after BC pretraining: a random critic's
-        advantages would otherwise undo the pretrained policy before the critic is any good).
+        During the warm-up (the first `warmup_updates`; or with `train_policy=False`) only the critic learns:
+        after BC pretraining, a random critic's advantages would otherwise undo the pretrained policy before
+        the critic is any good.
         """
         s, opt = self.s, self.optimizer
         n = len(batch)
         if n == 0:
             raise DivergenceError("a rollout had no valid transitions; increase algo.num_steps")
+        if train_policy is None:
+            train_policy = self.num_updates >= s.warmup_updates
         self.num_updates += 1
+        self.aux_sum = 0.0
         opt.attach()
         segments = [0, 1] if train_policy else [1]  # segment 0 is the actor: the warm-up leaves it be
         sums = dict(pg=0.0, v=0.0, ent=0.0, kl=0.0, clipfrac=0.0, gn=0.0)
@@ -286,6 +314,11 @@ class PPO:
                 break
         with torch.no_grad():
             ev = explained_variance(batch.values, batch.returns)
+        aux = {}
+        if self.aux_loss is not None:
+            # Its mean over the minibatches of the epochs run (0 during the warm-up, which skips it).
+            minibatches = max(1, float(epochs_run) or 1) * -(-n // s.minibatch_size)
+            aux[self.aux_loss.metric] = self.aux_sum / minibatches
         return PPOStats(
             policy_loss=sums["pg"] / count,
             value_loss=sums["v"] / count,
@@ -295,6 +328,7 @@ class PPO:
             explained_variance=ev,
             epochs_run=float(epochs_run),
             grad_norm=sums["gn"] / count,
+            aux=aux,
         )
 
 

@@ -166,4 +166,4 @@ def test_bc_pretraining_fits_the_normalizer_on_expert_data_alone(make_cfg, tmp_p
     (count, n_train), num_envs = seen[0], int(cfg.env.num_envs)
     assert count == pytest.approx(n_train + 1e-4)
     assert t.obs_norm.state_dict()["count"] == pytest.approx(n_train + num_envs + 1e-4)
-    t.envs.close()
+    t.loop.close()

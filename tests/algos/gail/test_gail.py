@@ -88,15 +88,15 @@ def test_discriminator_separates_expert_from_uniform_random_pairs(make_cfg, seed
 def test_relabelled_rewards_not_env_rewards_reach_gae(make_cfg, tmp_path):
     t = Trainer(make_cfg(*GAIL), tmp_path)
     t.build()
-    t.iteration.step()
-    r = t.rollout
+    t.on_policy.iteration.step()
+    r = t.on_policy.rollout
     hook = t.on_policy.hook
     d_rewards = hook.rewards(r, t.obs_norm)  # D has not changed since the relabel
-    np.testing.assert_allclose(t.iteration.gae_rewards, d_rewards, rtol=1e-6)
+    np.testing.assert_allclose(t.on_policy.iteration.gae_rewards, d_rewards, rtol=1e-6)
     env_rewards = np.where(r.valid, r.rewards, 0.0)
-    assert not np.allclose(t.iteration.gae_rewards, env_rewards)
-    assert np.all(t.iteration.gae_rewards[~r.valid] == 0)
-    t.envs.close()
+    assert not np.allclose(t.on_policy.iteration.gae_rewards, env_rewards)
+    assert np.all(t.on_policy.iteration.gae_rewards[~r.valid] == 0)
+    t.loop.close()
 
 
 def test_reward_std_and_clip_act_on_d_rewards(make_cfg, tmp_path):
@@ -111,16 +111,16 @@ def test_reward_std_and_clip_act_on_d_rewards(make_cfg, tmp_path):
         tmp_path,
     )
     t.build()
-    t.iteration.step()
-    r = t.rollout
+    t.on_policy.iteration.step()
+    r = t.on_policy.rollout
     d_rewards = t.on_policy.hook.rewards(r, t.obs_norm)
     # The same processing applied independently to D's rewards gives exactly what GAE saw...
     expected = np.clip(ReturnScaler(2, 0.99, enabled=True)(d_rewards, r.dones, r.valid), -0.5, 0.5)
-    np.testing.assert_allclose(t.iteration.gae_rewards, expected, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(t.on_policy.iteration.gae_rewards, expected, rtol=1e-5, atol=1e-7)
     # ...and differs from the same processing of the env's rewards.
     from_env = np.clip(ReturnScaler(2, 0.99, enabled=True)(r.rewards, r.dones, r.valid), -0.5, 0.5)
-    assert not np.allclose(t.iteration.gae_rewards, from_env)
-    t.envs.close()
+    assert not np.allclose(t.on_policy.iteration.gae_rewards, from_env)
+    t.loop.close()
 
 
 @pytest.mark.parametrize("threshold, frozen", [(0.0, True), (1.01, False)])
@@ -133,14 +133,14 @@ def test_accuracy_early_stop_triggers_at_its_thresholds(make_cfg, tmp_path, thre
     )
     t.build()
     hook = t.on_policy.hook
-    t.iteration.step()
+    t.on_policy.iteration.step()
     assert hook.frozen is frozen
     before = [p.detach().clone() for p in hook.disc.parameters()]
-    result = t.iteration.step()
+    result = t.on_policy.iteration.step()
     after = list(hook.disc.parameters())
     assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True)) is frozen
     assert result.metrics["gail/d_frozen"] == float(frozen)
-    t.envs.close()
+    t.loop.close()
 
 
 def test_expert_sampler_pointer_sees_every_sample_once_per_pass():
@@ -241,30 +241,30 @@ def test_reward_clip_and_scaling_act_on_the_absorbing_states_step_reward_not_on_
         tmp_path,
     )
     t.build()
-    t.iteration.step()  # D is frozen after its first update
+    t.on_policy.iteration.step()  # D is frozen after its first update
     hook = t.on_policy.hook
     assert hook.frozen
     _constant_discriminator(hook, -0.16)
     reference = ReturnScaler(2, 0.99, enabled=scaled)
     reference.load_state_dict(t.on_policy.scaler.state_dict())
-    t.iteration.step()
-    r = t.rollout
+    t.on_policy.iteration.step()
+    r = t.on_policy.rollout
     ts, envs, _ = GailRewardHook.terminal_rows(r)
     assert len(ts) > 0, "a random CartPole policy terminates within 128 steps"
     if not scaled:  # -0.16 per step, -0.16 per absorbing step: -0.16 + 0.99 * -0.16 / 0.01 = -16.0
-        np.testing.assert_allclose(t.iteration.gae_rewards[ts, envs], -16.0, rtol=1e-5)
+        np.testing.assert_allclose(t.on_policy.iteration.gae_rewards[ts, envs], -16.0, rtol=1e-5)
     # The reference: only the per-step rewards (-0.16 on every valid row) feed the scaler's statistics.
     step = np.where(r.valid, np.float32(-0.16), 0.0).astype(np.float32)
     scaled_step, divisors = reference.scale(step, r.dones, r.valid)
     expected_terminal = np.clip(-0.16 / divisors[ts], -5, 5) * (1 + 0.99 / 0.01)
-    np.testing.assert_allclose(t.iteration.gae_rewards[ts, envs], expected_terminal, rtol=1e-5)
+    np.testing.assert_allclose(t.on_policy.iteration.gae_rewards[ts, envs], expected_terminal, rtol=1e-5)
     others = r.valid.copy()
     others[ts, envs] = False
     np.testing.assert_allclose(
-        t.iteration.gae_rewards[others], np.broadcast_to(scaled_step, r.valid.shape)[others]
+        t.on_policy.iteration.gae_rewards[others], np.broadcast_to(scaled_step, r.valid.shape)[others]
     )
     np.testing.assert_allclose(t.on_policy.scaler.rms.var, reference.rms.var, rtol=1e-9)
-    t.envs.close()
+    t.loop.close()
 
 
 @pytest.mark.parametrize("order", ["updated", "collected"])
@@ -277,13 +277,13 @@ def test_relabel_with_says_which_discriminator_rewards_the_rollout(make_cfg, tmp
     t.build()
     hook = t.on_policy.hook
     before = copy.deepcopy(hook.disc)
-    t.iteration.step()
+    t.on_policy.iteration.step()
     after = hook.disc
     rewards = {}
     for name, disc in (("collected", before), ("updated", after)):
         hook.disc = disc
-        rewards[name] = hook.rewards(t.rollout, t.obs_norm)
+        rewards[name] = hook.rewards(t.on_policy.rollout, t.obs_norm)
     hook.disc = after
     assert not np.allclose(rewards["collected"], rewards["updated"])
-    np.testing.assert_allclose(t.iteration.gae_rewards, rewards[order], rtol=1e-6)
-    t.envs.close()
+    np.testing.assert_allclose(t.on_policy.iteration.gae_rewards, rewards[order], rtol=1e-6)
+    t.loop.close()

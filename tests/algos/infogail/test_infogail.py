@@ -165,7 +165,7 @@ def test_bc_pretraining_shows_uniform_codes_so_the_policy_starts_the_same_for_ev
         ]
     assert float((acts[0] == acts[1]).float().mean()) > 0.75, "the code was not shown uniformly"
     assert float((acts[0].numpy() == data.actions).mean()) > 0.75
-    trainer.envs.close()
+    trainer.loop.close()
 
 
 def test_bc_regularizer_shows_the_policy_a_code(make_cfg, tmp_path):
@@ -189,7 +189,7 @@ def test_bc_regularizer_shows_the_policy_a_code(make_cfg, tmp_path):
     assert (
         np.isfinite(result.metrics["losses/bc_regularizer"]) and result.metrics["losses/bc_regularizer"] > 0
     )
-    t.envs.close()
+    t.loop.close()
 
 
 def test_bc_draws_each_expert_states_code_uniformly(make_cfg):

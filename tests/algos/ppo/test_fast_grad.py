@@ -148,6 +148,14 @@ def test_one_gate_sends_other_networks_to_torch_in_the_sampler_and_the_update():
     )
     ppo = PPO(agent, PPOSettings(), torch.Generator())
     assert ppo.fast_gradient(train_policy=True) is ppo.analytic is not None
-    ppo.aux_loss = lambda: torch.zeros(())
-    assert ppo.fast_gradient(train_policy=True) is None
-    assert ppo.fast_gradient(train_policy=False) is ppo.analytic
+
+    class ZeroLoss:
+        metric = "losses/zero"
+
+        def __call__(self) -> torch.Tensor:
+            return torch.zeros(())
+
+    with_aux = PPO(copy.deepcopy(agent), PPOSettings(), torch.Generator(), aux_loss=ZeroLoss())
+    assert with_aux.analytic is not None and with_aux.fast_gradient(train_policy=True) is None
+    assert with_aux.fast_gradient(train_policy=False) is with_aux.analytic
+    assert with_aux.aux_metrics == ["losses/zero"]

@@ -25,8 +25,8 @@ def one_iteration(make_cfg, tmp_path, *overrides: str) -> Trainer:
     trainer = Trainer(make_cfg(*BASE, *overrides), tmp_path)
     trainer.build()
     trainer.init_state = {k: v.clone() for k, v in trainer.agent.state_dict().items()}
-    trainer.iteration.step()
-    trainer.envs.close()
+    trainer.on_policy.iteration.step()
+    trainer.loop.close()
     return trainer
 
 
@@ -40,15 +40,15 @@ def base(make_cfg, tmp_path):
 
 
 def same_rollout(a: Trainer, b: Trainer) -> None:
-    np.testing.assert_array_equal(a.rollout.raw_obs, b.rollout.raw_obs)
-    np.testing.assert_array_equal(a.rollout.actions, b.rollout.actions)
-    np.testing.assert_array_equal(a.rollout.rewards, b.rollout.rewards)
+    np.testing.assert_array_equal(a.on_policy.rollout.raw_obs, b.on_policy.rollout.raw_obs)
+    np.testing.assert_array_equal(a.on_policy.rollout.actions, b.on_policy.rollout.actions)
+    np.testing.assert_array_equal(a.on_policy.rollout.rewards, b.on_policy.rollout.rewards)
 
 
 def test_value_clip_changes_only_the_critic(make_cfg, tmp_path, base):
     t = one_iteration(make_cfg, tmp_path, "ppo_opts.value_clip=true")
     same_rollout(base, t)
-    np.testing.assert_array_equal(base.iteration.gae_rewards, t.iteration.gae_rewards)
+    np.testing.assert_array_equal(base.on_policy.iteration.gae_rewards, t.on_policy.iteration.gae_rewards)
     assert torch.equal(params(base, "actor"), params(t, "actor"))
     assert not torch.equal(params(base, "critic"), params(t, "critic"))
 
@@ -56,10 +56,10 @@ def test_value_clip_changes_only_the_critic(make_cfg, tmp_path, base):
 def test_value_clip_range_is_in_return_units(make_cfg, tmp_path):
     """Defect 4: the range scales with the return's std when rewards are unscaled, and is eps when scaled."""
     raw = one_iteration(make_cfg, tmp_path / "a", "ppo_opts.value_clip=true")
-    assert raw.iteration.value_clip_range() == pytest.approx(0.2 * raw.scaler.std)
-    assert raw.scaler.std > 1.0  # LunarLander returns are far from unit scale
+    assert raw.on_policy.iteration.value_clip_range() == pytest.approx(0.2 * raw.on_policy.scaler.std)
+    assert raw.on_policy.scaler.std > 1.0  # LunarLander returns are far from unit scale
     scaled = one_iteration(make_cfg, tmp_path / "b", "ppo_opts.value_clip=true", "ppo_opts.reward_std=true")
-    assert scaled.iteration.value_clip_range() == pytest.approx(0.2)
+    assert scaled.on_policy.iteration.value_clip_range() == pytest.approx(0.2)
 
 
 def test_value_loss_clipping_is_pessimistic():
@@ -85,16 +85,20 @@ def test_policy_noclip_changes_only_the_actor(make_cfg, tmp_path, base):
 def test_reward_clip_clips_learner_rewards_only(make_cfg, tmp_path, base):
     t = one_iteration(make_cfg, tmp_path, "ppo_opts.reward_clip=true")
     same_rollout(base, t)
-    env_r = t.rollout.rewards
+    env_r = t.on_policy.rollout.rewards
     assert (np.abs(env_r) > 5).any(), "the rollout should contain a crash or landing reward"
-    np.testing.assert_allclose(t.iteration.gae_rewards, np.where(t.rollout.valid, np.clip(env_r, -5, 5), 0))
-    np.testing.assert_array_equal(base.iteration.gae_rewards, np.where(base.rollout.valid, env_r, 0))
+    np.testing.assert_allclose(
+        t.on_policy.iteration.gae_rewards, np.where(t.on_policy.rollout.valid, np.clip(env_r, -5, 5), 0)
+    )
+    np.testing.assert_array_equal(
+        base.on_policy.iteration.gae_rewards, np.where(base.on_policy.rollout.valid, env_r, 0)
+    )
 
 
 def test_reward_std_divides_by_std_of_discounted_return(make_cfg, tmp_path, base):
     t = one_iteration(make_cfg, tmp_path, "ppo_opts.reward_std=true")
     same_rollout(base, t)
-    r, valid, dones = t.rollout.rewards, t.rollout.valid, t.rollout.dones
+    r, valid, dones = t.on_policy.rollout.rewards, t.on_policy.rollout.valid, t.on_policy.rollout.dones
     gamma = 0.99
     # Independent computation of R_t = gamma * R_{t-1} + r_t (reset at episode end), var over all R so far.
     ret = np.zeros(r.shape[1])
@@ -110,17 +114,17 @@ def test_reward_std_divides_by_std_of_discounted_return(make_cfg, tmp_path, base
         std = math.sqrt(m2 / tot + 1e-8)
         expected[step] = np.where(valid[step], r[step] / std, 0.0)
         ret = np.where(valid[step] & dones[step], 0.0, ret)
-    np.testing.assert_allclose(t.iteration.gae_rewards, expected, rtol=1e-5)
+    np.testing.assert_allclose(t.on_policy.iteration.gae_rewards, expected, rtol=1e-5)
     assert torch.equal(base.init_state["actor.0.weight"], t.init_state["actor.0.weight"])
 
 
 def test_obs_norm_normalizes_what_the_policy_sees(make_cfg, tmp_path, base):
     t = one_iteration(make_cfg, tmp_path, "ppo_opts.obs_norm=true")
-    assert np.array_equal(base.rollout.obs, base.rollout.raw_obs)
-    assert not np.array_equal(t.rollout.obs, t.rollout.raw_obs)
-    assert np.abs(t.rollout.obs).max() <= 10.0
+    assert np.array_equal(base.on_policy.rollout.obs, base.on_policy.rollout.raw_obs)
+    assert not np.array_equal(t.on_policy.rollout.obs, t.on_policy.rollout.raw_obs)
+    assert np.abs(t.on_policy.rollout.obs).max() <= 10.0
     # The normalized observations of the second half of the rollout are roughly standardized.
-    late = t.rollout.obs[80:][t.rollout.valid[80:]]
+    late = t.on_policy.rollout.obs[80:][t.on_policy.rollout.valid[80:]]
     assert np.abs(late.mean(0)).max() < 1.0
     payload = t.payload(0, 0, 0)
     assert payload["obs_norm"]["enabled"] is True and payload["obs_norm"]["count"] > 1
@@ -145,8 +149,8 @@ def test_ortho_init_gains_and_zero_biases():
 def test_ortho_init_leaves_the_data_pipeline_alone(make_cfg, tmp_path, base):
     t = one_iteration(make_cfg, tmp_path, "ppo_opts.ortho_init=true")
     assert not torch.equal(base.init_state["actor.0.weight"], t.init_state["actor.0.weight"])
-    assert t.scaler.enabled is False and t.obs_norm.enabled is False
-    assert t.iteration.processing.reward_clip is None
+    assert t.on_policy.scaler.enabled is False and t.obs_norm.enabled is False
+    assert t.on_policy.iteration.processing.reward_clip is None
 
 
 def test_grad_clip_bounds_the_update(make_cfg, tmp_path, base):
