@@ -8,7 +8,6 @@ PPO plus a reward hook) or behaviour cloning.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -20,84 +19,23 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from gailrun.envs.make import EnvInfo, env_info
+from gailrun.envs.make import env_info
 from gailrun.errors import CheckpointError, DivergenceError, GailrunError
-from gailrun.models.networks import ActorCritic
-from gailrun.models.policy import load_policy, policy_from_checkpoint, policy_payload, tensors_to_numpy
-from gailrun.rollout.normalize import ObsNormalizer
+from gailrun.models.policy import policy_from_checkpoint, policy_payload, tensors_to_numpy
+from gailrun.run.agent import build_agent, network_cfg
 from gailrun.run.algorithm import Algorithm
-from gailrun.run.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
-from gailrun.run.evaluate import EvalResult, PeriodicEval, eval_json_path, evaluate
+from gailrun.run.checkpoint import atomic_write_bytes, save_checkpoint
+from gailrun.run.evaluate import PeriodicEval
+from gailrun.run.final_eval import final_evaluations
 from gailrun.run.loggers import MetricLogger
-from gailrun.run.loops import OnPolicyLoop, build_loop, n_codes_of
+from gailrun.run.loops import OnPolicyLoop, build_loop
 from gailrun.run.progress import Progress
+from gailrun.run.resume import STATE_DIR, config_hash, load_resume_state, state_files, truncate_logs
 from gailrun.run.rng import global_states, set_global_states
 from gailrun.run.seeding import seed_everything
-from gailrun.run.selection import HEADLINE, SELECT_METRICS, RewardFreeSelection, build_selection
+from gailrun.run.selection import SELECT_METRICS, RewardFreeSelection, build_selection
 
 log = logging.getLogger("gailrun")
-
-
-def build_agent(cfg: DictConfig, info: EnvInfo) -> tuple[ActorCritic, ObsNormalizer]:
-    agent = ActorCritic(
-        info.obs_dim + n_codes_of(cfg),
-        info.n_actions,
-        hidden=tuple(int(h) for h in cfg.algo.hidden),
-        activation=str(cfg.algo.activation),
-        ortho_init=bool(cfg.ppo_opts.ortho_init),
-    )
-    obs_norm = ObsNormalizer(info.obs_dim, enabled=bool(cfg.ppo_opts.obs_norm), clip=float(cfg.algo.obs_clip))
-    if cfg.get("init_from"):
-        init_from_checkpoint(str(cfg.init_from), agent, obs_norm, info)
-    return agent, obs_norm
-
-
-def init_from_checkpoint(path: str, agent: ActorCritic, obs_norm: ObsNormalizer, info: EnvInfo) -> None:
-    """Start from a trained policy (e.g. BC, as in the original study's PPO-from-BC run)."""
-    src = load_policy(path)
-    info.check_fits(
-        f"init_from={path} is for",
-        src.env_id,
-        src.agent.obs_dim,
-        range(src.agent.n_actions),
-        fix="pick a checkpoint of this env",
-        error=CheckpointError,
-    )
-    try:
-        agent.actor.load_state_dict(src.agent.actor.state_dict())
-        agent.critic.load_state_dict(src.agent.critic.state_dict())
-    except RuntimeError as exc:
-        raise CheckpointError(
-            f"init_from={path} has different network sizes; "
-            f"set algo.hidden to {src.checkpoint['network']['hidden']}"
-        ) from exc
-    if obs_norm.enabled and not src.obs_norm.enabled:
-        raise CheckpointError(
-            f"init_from={path} was trained on raw observations but this run normalizes them "
-            "(ppo_opts.obs_norm=true): the policy would see inputs it never saw; set ppo_opts.obs_norm=false"
-        )
-    if src.obs_norm.enabled:
-        obs_norm.enabled = True
-        obs_norm.rms.load_state_dict(src.obs_norm.rms.state_dict())
-
-
-STATE_DIR = "checkpoints"
-# Keys that may differ between a run and its resumption.
-RESUME_FREE_KEYS = ("resume",)
-
-
-def config_hash(resolved: dict[str, Any]) -> str:
-    body = {k: v for k, v in resolved.items() if k not in RESUME_FREE_KEYS}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def state_files(run_dir: Path) -> list[Path]:
-    """Full-state checkpoints of a run directory, newest first."""
-    return sorted((run_dir / STATE_DIR).glob("state-*.pt"), reverse=True)
-
-
-def network_cfg(cfg: DictConfig) -> dict:
-    return {"hidden": [int(h) for h in cfg.algo.hidden], "activation": str(cfg.algo.activation)}
 
 
 class Trainer:
@@ -165,43 +103,6 @@ class Trainer:
         for old in state_files(self.run_dir)[int(self.cfg.train.keep_checkpoints) :]:
             old.unlink(missing_ok=True)
 
-    def resume_candidates(self) -> list[Path]:
-        resume = self.cfg.get("resume")
-        if resume in (None, "", False):
-            return []
-        if str(resume) == "auto":
-            return state_files(self.run_dir)
-        path = Path(str(resume))
-        if path.is_dir():
-            files = state_files(path)
-            if not files:
-                raise CheckpointError(f"resume={path}: no full-state checkpoints in {path / STATE_DIR}")
-            return files
-        return [path]
-
-    def load_resume_state(self) -> dict[str, Any] | None:
-        """The newest full-state checkpoint that validates (resume=auto skips corrupt ones)."""
-        for path in self.resume_candidates():
-            try:
-                state = load_checkpoint(path)
-            except CheckpointError as exc:
-                if str(self.cfg.resume) != "auto":
-                    raise
-                log.warning("skipping %s: %s", path.name, exc)
-                continue
-            if state.get("kind") != "full-state":
-                raise CheckpointError(
-                    f"{path} is not a full-state checkpoint (checkpoints/state-*.pt); pass one"
-                )
-            if state["config_hash"] != config_hash(self.resolved):
-                raise CheckpointError(
-                    f"{path} was written by a run with a different config; resume with the same overrides, "
-                    "or pass resume=null or another hydra.run.dir to start a new run"
-                )
-            log.info("resuming from %s (update %d)", path, state["counters"]["update"])
-            return state
-        return None
-
     def restore(self, state: dict[str, Any]) -> None:
         try:
             self.agent.load_state_dict(state["agent"])
@@ -227,7 +128,7 @@ class Trainer:
         self.build()
         cfg, loop, run_dir = self.cfg, self.loop, self.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
-        state = self.load_resume_state()
+        state = load_resume_state(cfg, self.resolved, run_dir)
         (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(self.resolved))
         max_episodes = cfg.train.get("max_episodes")
         target = cfg.train.get("target_return")
@@ -390,127 +291,6 @@ class Trainer:
         chosen = None
         if self.selection is not None:
             chosen = self.selection.finish(self.loop.discriminator_scorer())
-        n_eval = int(cfg.final_eval.episodes)
-        evaluated: dict[str, dict[str, Any]] = {}
-        if n_eval > 0:
-            # An imitation learner's headline is the reward-free choice; best.pt (true return) is an oracle.
-            names = [t.filename for t in self.trackers]
-            if chosen is not None:
-                names = [HEADLINE, *names, "last.pt"]
-            for name in names:
-                target = self.run_dir / name
-                if not target.exists():
-                    continue
-                result = self.evaluate_checkpoint(target, n_eval)
-                evaluated[name] = {
-                    "checkpoint": name,
-                    "selected_by": self.selected_by(name),
-                    **result.summary(),
-                }
-                log.info("final evaluation of %s: %s", name, result.line())
-            if not evaluated:
-                result = self.evaluate_checkpoint(self.run_dir / "last.pt", n_eval)
-                evaluated["last.pt"] = {"checkpoint": "last.pt", **result.summary()}
-            summary["final_eval"] = next(iter(evaluated.values()))
-            if len(evaluated) > 1:
-                summary["evaluations"] = evaluated
-                if {"best.pt", "best_irl.pt"} <= set(evaluated):
-                    by_file = {tracker.filename: tracker for tracker in self.trackers}
-                    by_true, by_irl = evaluated["best.pt"], evaluated["best_irl.pt"]
-                    summary["best_vs_best_irl"] = {
-                        "eval_mean_gap": by_true["mean"] - by_irl["mean"],
-                        "step_gap": (by_file["best.pt"].best_step or 0)
-                        - (by_file["best_irl.pt"].best_step or 0),
-                    }
-        if chosen is not None:
-            summary["selection"] = self.selection_summary(chosen, evaluated, n_eval)
+        summary.update(final_evaluations(cfg, self.run_dir, self.trackers, chosen))
         atomic_write_bytes(self.run_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
         return summary
-
-    def selected_by(self, name: str) -> str:
-        """What chose the checkpoint; the true return, in an imitation run, labelled as an oracle."""
-        if name == HEADLINE:
-            return f"reward-free: {self.cfg.select.criterion}"
-        by_metric = {
-            "charts/avg100_return": "true return",
-            "gail/avg100_irl_score": "discriminator return (reward-free)",
-            "bc/val_loss": "validation loss",
-            "bc/epoch": "last epoch",
-        }
-        metric = next((t.metric for t in self.trackers if t.filename == name), None)
-        if metric is None:
-            return "last" if name == "last.pt" else name
-        label = by_metric.get(metric, metric)
-        imitation = str(self.cfg.algo.name) in ("gail", "infogail")
-        return f"{label} (oracle)" if label == "true return" and imitation else label
-
-    def selection_summary(
-        self, chosen: dict[str, Any], evaluated: dict[str, dict[str, Any]], episodes: int
-    ) -> dict[str, Any]:
-        """The headline's criterion and step; with final evaluations (`evaluated`), its gaps to the oracle
-        (best.pt) and to last.pt, and every criterion's choice evaluated over the same episodes (to compare
-        the criteria)."""
-        out: dict[str, Any] = {
-            "criterion": chosen["criterion"],
-            "reference": chosen["reference"],
-            "step": chosen["chosen"][chosen["criterion"]]["step"],
-        }
-        if HEADLINE not in evaluated:
-            out["by_criterion"] = {
-                c: {"step": p["step"], "value": p["value"]} for c, p in chosen["chosen"].items()
-            }
-            return out
-        head = evaluated[HEADLINE]
-        out["headline_mean"] = head["mean"]
-        for name, key in (("best.pt", "oracle"), ("last.pt", "last")):
-            if name in evaluated:
-                out[f"{key}_mean"] = evaluated[name]["mean"]
-                out[f"{key}_gap"] = evaluated[name]["mean"] - head["mean"]
-        by_step: dict[int, dict[str, Any]] = {out["step"]: head}
-        by_criterion: dict[str, dict[str, Any]] = {}
-        for criterion, pick in chosen["chosen"].items():
-            if pick["step"] not in by_step:
-                by_step[pick["step"]] = self.evaluate_checkpoint(
-                    self.run_dir / pick["checkpoint"], episodes
-                ).summary()
-            e = by_step[pick["step"]]
-            by_criterion[criterion] = {
-                "step": pick["step"],
-                "value": pick["value"],
-                "mean": e["mean"],
-                "std": e["std"],
-            }
-        out["by_criterion"] = by_criterion
-        return out
-
-    def evaluate_checkpoint(self, path: Path, episodes: int) -> EvalResult:
-        policy = policy_from_checkpoint(load_checkpoint(path), source=str(path))
-        result = evaluate(
-            policy,
-            episodes=episodes,
-            seed=int(self.cfg.final_eval.seed),
-            deterministic=not bool(self.cfg.final_eval.stochastic),
-            num_envs=int(self.cfg.final_eval.num_envs),
-        )
-        result.write_json(eval_json_path(path), {"checkpoint": str(path)})
-        return result
-
-
-def truncate_logs(run_dir: Path, update: int, step: int) -> None:
-    """Drop CSV rows written after the checkpoint being resumed (and a torn last line), so the resumed run
-    appends exactly what the uninterrupted run would have written."""
-    for name, column, limit in (
-        ("metrics.csv", 1, update),
-        ("timing.csv", 1, update),
-        ("episodes.csv", 0, step),
-    ):
-        path = run_dir / name
-        if not path.exists():
-            continue
-        lines = path.read_text().replace("\r\n", "\n").split("\n")
-        keep = [lines[0]]
-        for line in lines[1:]:
-            fields = line.split(",")
-            if len(fields) > column and fields[column].isdigit() and int(fields[column]) <= limit:
-                keep.append(line)
-        path.write_text("\n".join(keep) + "\n")
