@@ -125,7 +125,8 @@ def train(ctx: typer.Context, overrides: list[str] = Overrides, multirun: bool =
 def sweep(ctx: typer.Context, overrides: list[str] = Overrides) -> None:
     """Run a multirun such as experiment=ppo_agents, then summarize it; exit 1 if any job failed."""
     from gailrun.cli.tasks import train_task
-    from gailrun.run.sweep import SweepMonitor, summarize
+    from gailrun.run.sweep import SweepMonitor
+    from gailrun.run.sweep_summary import summarize
 
     args = [*(overrides or []), *ctx.args]
     given = [a.split("=", 1)[1] for a in args if a.startswith("hydra.sweep.dir=")]
@@ -164,7 +165,7 @@ def summarize(
 ) -> None:
     """Summarize sweeps: mean, std and 95% Student-t CI over seeds per configuration (CSV, Markdown)."""
     from gailrun.errors import exit_on_error
-    from gailrun.run.sweep import summarize as write_summary
+    from gailrun.run.sweep_summary import summarize as write_summary
 
     target = out if out is not None else sweep_dirs[0]
     with exit_on_error():

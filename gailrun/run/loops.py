@@ -16,9 +16,9 @@ import torch
 from gymnasium.vector import SyncVectorEnv
 from omegaconf import DictConfig, OmegaConf
 
-from gailrun.algos.bc.cloning import BC_METRICS, BCRegularizer, BCSettings, BehaviourCloning, pretrain
+from gailrun.algos.bc.cloning import BC_METRICS, BCRegularizer, BehaviourCloning, pretrain
 from gailrun.algos.gail.discriminator import Discriminator
-from gailrun.algos.gail.hook import GAIL_METRICS, GailRewardHook, GailSettings
+from gailrun.algos.gail.hook import GAIL_METRICS, GailRewardHook
 from gailrun.algos.infogail.hook import (
     INFO_METRICS,
     InfoGailRewardHook,
@@ -26,7 +26,7 @@ from gailrun.algos.infogail.hook import (
     code_return_metrics,
     returns_by_code,
 )
-from gailrun.algos.ppo.update import PPO, PPOSettings, PPOStats, as_float_tuple
+from gailrun.algos.ppo.update import PPO, PPOStats
 from gailrun.data.expert import ExpertData, load_expert
 from gailrun.envs.make import EnvInfo, make_vec_env, seed_vec_env
 from gailrun.envs.replay import ReplayLog
@@ -40,60 +40,7 @@ from gailrun.rollout.normalize import ObsNormalizer, ReturnScaler
 from gailrun.run.algorithm import Algorithm, IterationResult, Tracker
 from gailrun.run.loggers import BASE_METRICS
 from gailrun.run.pipeline import OnPolicyIteration, RewardProcessing
-
-
-def ppo_settings(cfg: DictConfig) -> PPOSettings:
-    a, o = cfg.algo, cfg.ppo_opts
-    return PPOSettings(
-        lr=float(a.lr),
-        betas=as_float_tuple(a.betas),
-        adam_eps=float(a.adam_eps),
-        num_epochs=int(a.num_epochs),
-        minibatch_size=int(a.minibatch_size),
-        clip_eps=float(a.clip_eps),
-        ent_coef=float(a.ent_coef),
-        vf_coef=float(a.vf_coef),
-        norm_adv=bool(a.norm_adv),
-        target_kl=None if a.target_kl is None else float(a.target_kl),
-        max_grad_norm=float(a.max_grad_norm),
-        value_clip_eps=float(a.value_clip_eps),
-        policy_noclip=bool(o.policy_noclip),
-        value_clip=bool(o.value_clip),
-        grad_clip=bool(o.grad_clip),
-        compile=bool(a.get("compile", False)),
-        anneal_lr=bool(a.anneal_lr),
-        warmup_updates=int(a.warmup_updates),
-        grad=str(a.get("grad", "analytic")),
-    )
-
-
-def gail_settings(cfg: DictConfig) -> GailSettings:
-    a, d = cfg.algo, cfg.disc
-    return GailSettings(
-        reward_form=str(a.reward_form),
-        absorbing=a.absorbing,  # GailSettings checks it (booleans allowed)
-        dstep=int(a.dstep),
-        epochs=int(a.d_epochs),
-        lr=float(d.lr),
-        betas=as_float_tuple(d.betas),
-        expert_sampler=str(a.expert_sampler),
-        grad_penalty=float(a.grad_penalty),
-        early_stop_expert_acc=None if a.d_early_stop.expert_acc is None else float(a.d_early_stop.expert_acc),
-        early_stop_learner_acc=None
-        if a.d_early_stop.learner_acc is None
-        else float(a.d_early_stop.learner_acc),
-        gamma=float(a.gamma),
-        relabel_with=str(a.relabel_with),
-    )
-
-
-def bc_settings(node: Any, epochs: int) -> BCSettings:
-    return BCSettings(
-        epochs=epochs,
-        batch_size=int(node.batch_size),
-        lr=float(node.lr),
-        val_fraction=float(node.val_fraction),
-    )
+from gailrun.run.settings import bc_settings, gail_settings, ppo_settings
 
 
 def n_codes_of(cfg: DictConfig) -> int:

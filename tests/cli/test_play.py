@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from gailrun.cli.play import KeyMap, KeyScript, play, record_human
+from gailrun.cli.keyboard import KeyMap, KeyScript
+from gailrun.cli.play import play, record_human
 from gailrun.data.minari_io import read_dataset
 from gailrun.errors import DataError, GailrunError
 from tests.helpers import REPO, run_cli

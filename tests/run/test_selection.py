@@ -16,15 +16,9 @@ from gailrun.models.networks import ActorCritic
 from gailrun.models.policy import Policy, load_policy
 from gailrun.rollout.normalize import ObsNormalizer
 from gailrun.run.evaluate import evaluate
-from gailrun.run.selection import (
-    Occupancy,
-    PairSpace,
-    RewardFreeSelection,
-    SelectSettings,
-    build_selection,
-    demo_nll,
-)
-from gailrun.run.sweep import summarize
+from gailrun.run.occupancy import Occupancy, PairSpace, demo_nll
+from gailrun.run.selection import RewardFreeSelection, SelectSettings, build_selection
+from gailrun.run.sweep_summary import summarize
 from tests.helpers import run_cli
 
 ASSETS = Path(__file__).resolve().parents[2] / "gailrun" / "assets"

@@ -12,7 +12,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from gailrun.run.sweep import summarize
+from gailrun.run.sweep_summary import summarize
 from tests.conftest import CONF_DIR
 from tests.helpers import read_json, run_cli
 

@@ -1,9 +1,11 @@
 """The PPO update, with the code-level switches of Engstrom et al. (2020) as named flags.
 
 Where each switch acts:
-- `policy_noclip`: `policy_loss` uses the plain surrogate ratio * A instead of the clipped one.
-- `value_clip`: `value_loss` takes max((V - R)^2, (V_old + clip(V - V_old, -e, e) - R)^2).
+- `policy_noclip`, `value_clip`: in the losses (`gailrun/algos/ppo/losses.py`).
+- `norm_adv`: `_minibatch_losses` normalizes each minibatch's advantages.
 - `grad_clip`: `update` clips the global gradient norm of actor and critic together.
+- `target_kl`: `update` stops the epochs once a minibatch's approximate KL exceeds it.
+- `anneal_lr`, `warmup_updates`: `schedule` and `update`.
 - `reward_std`, `reward_clip`, `obs_norm` act on the data before it gets here (see `run/pipeline.py`);
   `ortho_init` acts when the networks are built (`models/networks.py`).
 """
@@ -19,6 +21,7 @@ import torch
 
 from gailrun.algos.ppo.fast_grad import AnalyticLoss
 from gailrun.algos.ppo.flat_adam import FlatAdam
+from gailrun.algos.ppo.losses import explained_variance, kl_and_clipfrac, policy_loss, value_loss
 from gailrun.errors import DivergenceError, GailrunError
 from gailrun.models.networks import ActorCritic, fast_path
 from gailrun.rollout.buffer import Batch
@@ -82,53 +85,6 @@ class AuxLoss(Protocol):
     metric: str  # the metric that logs its mean per minibatch
 
     def __call__(self) -> torch.Tensor: ...
-
-
-def policy_loss(
-    logp: torch.Tensor, old_logp: torch.Tensor, adv: torch.Tensor, clip_eps: float, noclip: bool
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """PPO's clipped surrogate (or the plain one when `noclip`); returns (loss, log-ratio)."""
-    log_ratio = logp - old_logp
-    ratio = log_ratio.exp()
-    surrogate = ratio * adv
-    if noclip:
-        return -surrogate.mean(), log_ratio
-    clipped = torch.clamp(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * adv
-    return -torch.min(surrogate, clipped).mean(), log_ratio
-
-
-def value_loss(
-    v: torch.Tensor, v_old: torch.Tensor, returns: torch.Tensor, clip: bool, clip_range: float
-) -> torch.Tensor:
-    """0.5 * squared error, or its pessimistic clipped form when `clip`."""
-    err = (v - returns) ** 2
-    if clip:
-        v_clipped = v_old + torch.clamp(v - v_old, -clip_range, clip_range)
-        err = torch.max(err, (v_clipped - returns) ** 2)
-    return 0.5 * err.mean()
-
-
-def kl_and_clipfrac(
-    log_ratio: torch.Tensor, clip_eps: float, segment_ids: torch.Tensor | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The low-variance KL estimate (Schulman, "Approximating KL divergence") and the fraction of ratios
-    outside the clip range: of one minibatch, or per minibatch (`segment_ids`) for a whole epoch."""
-    ratio_m1 = log_ratio.exp() - 1.0
-    kl = ratio_m1 - log_ratio
-    clipped = (ratio_m1.abs() > clip_eps).to(log_ratio.dtype)
-    if segment_ids is None:
-        return kl.mean(), clipped.mean()
-    count = torch.bincount(segment_ids).to(log_ratio.dtype)
-    zeros = torch.zeros(count.shape[0], dtype=log_ratio.dtype)
-    return (
-        zeros.index_add(0, segment_ids, kl) / count,
-        zeros.index_add(0, segment_ids, clipped) / count,
-    )
-
-
-def explained_variance(pred: torch.Tensor, target: torch.Tensor) -> float:
-    var = target.var()
-    return float("nan") if var.item() == 0 else float(1.0 - (target - pred).var() / var)
 
 
 class PPO:
@@ -335,8 +291,3 @@ class PPO:
 def linear_lr(base_lr: float, update: int, num_updates: int) -> float:
     """Linear annealing from `base_lr` to 0 over the run (update is 0-based)."""
     return base_lr * max(0.0, 1.0 - update / max(1, num_updates))
-
-
-def as_float_tuple(x: object) -> tuple[float, float]:
-    arr = np.asarray(x, dtype=float).reshape(-1)
-    return (float(arr[0]), float(arr[1]))

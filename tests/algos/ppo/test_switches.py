@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from gailrun.algos.ppo.update import value_loss
+from gailrun.algos.ppo.losses import value_loss
 from gailrun.models.networks import ActorCritic
 from gailrun.run.trainer import Trainer
 
