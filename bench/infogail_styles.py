@@ -17,9 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gailrun.data.minari_io import read_dataset
-from gailrun.policy import load_policy
-from gailrun.styles import (
+from gailrun.algos.infogail.styles import (
     BETWEEN,
     best_mapping_accuracy,
     label_centres,
@@ -27,7 +25,9 @@ from gailrun.styles import (
     style_statistic,
     styles_reproduced,
 )
-from gailrun.sweep import find_jobs
+from gailrun.data.minari_io import read_dataset
+from gailrun.models.policy import load_policy
+from gailrun.run.sweep import find_jobs
 
 
 def measure(run_dir: Path, episodes: int, centres: dict[str, float], checkpoint: str) -> dict:

@@ -24,9 +24,9 @@ PARTS = [
     ("  env step (vector env)", [("vector_env.py", "step")]),
     ("  policy: sampling actions, per step", [("networks.py", "sample")]),  # ActorCritic.sampler's closure
     ("  policy: log-probs and values, once per rollout", [("collector.py", "_evaluate")]),
-    ("PPO update", [("ppo.py", "update")]),
-    ("  loss and gradient by hand (ppo_grad.py; default)", [("ppo_grad.py", "__call__")]),
-    ("  minibatch losses, forward (autograd path: algo.grad=autograd)", [("ppo.py", "_minibatch_losses")]),
+    ("PPO update", [("update.py", "update")]),
+    ("  loss and gradient by hand (fast_grad.py; default)", [("fast_grad.py", "__call__")]),
+    ("  minibatch losses, forward (autograd path: algo.grad=autograd)", [("update.py", "_minibatch_losses")]),
     ("  backward (autograd path)", [("_tensor.py", "backward")]),
     (
         "  gradient gather, norm and clip",
@@ -45,7 +45,7 @@ def main() -> None:
     import torch
     from hydra import compose, initialize_config_dir
 
-    from gailrun.trainer import Trainer
+    from gailrun.run.trainer import Trainer
 
     torch.set_num_threads(1)
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):

@@ -34,7 +34,8 @@ import numpy as np
 from gailrun.report import figures, tables
 from gailrun.report.document import Block, Figure, Table, to_markdown, write_csv
 from gailrun.report.load import Run, Study
-from gailrun.sweep import SUMMARY_STATS, Job, Row, config_table_md, summary_table
+from gailrun.run.sweep import Job
+from gailrun.run.sweep_summary import SUMMARY_STATS, Row, config_table_md, summary_table
 
 SOURCE = "c79d878"  # docs/results as written by the percentile-bootstrap code
 REPO = Path(__file__).resolve().parent.parent

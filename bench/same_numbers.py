@@ -92,7 +92,7 @@ TEXT_FILES = ("metrics.csv", "episodes.csv", "rf_selection.json")
 def gailrun(checkout: Path, args: tuple[str, ...], run_dir: Path) -> None:
     where = "hydra.sweep.dir" if args[0] == "sweep" else "hydra.run.dir"
     env = {**os.environ, "PYTHONPATH": str(checkout), "WANDB_MODE": "disabled"}
-    cmd = [sys.executable, "-m", "gailrun.cli", *args, *QUIET, f"{where}={run_dir}"]
+    cmd = [sys.executable, "-m", "gailrun", *args, *QUIET, f"{where}={run_dir}"]
     out = subprocess.run(cmd, cwd=checkout, env=env, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed in {checkout}:\n{out.stderr[-2000:]}")

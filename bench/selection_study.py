@@ -48,8 +48,8 @@ def style_counts(run: Path, summary: dict, episodes: int) -> dict[str, int]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from infogail_styles import measure
 
+    from gailrun.algos.infogail.styles import label_centres
     from gailrun.data.minari_io import read_dataset
-    from gailrun.styles import label_centres
 
     demos = read_dataset(yaml.safe_load((run / "config.yaml").read_text())["expert"]["path"])
     centres = label_centres(demos.episodes)

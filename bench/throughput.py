@@ -35,7 +35,7 @@ CONF = str(Path(__file__).resolve().parent.parent / "conf")
 
 
 def _raw(steps: int, vectorization: str, backend: str = "gymnasium") -> dict:
-    from gailrun.envs import make_vec_env, seed_vec_env
+    from gailrun.envs.make import make_vec_env, seed_vec_env
 
     envs = make_vec_env(ENV_ID, NUM_ENVS, vectorization=vectorization, backend=backend)
     seed_vec_env(envs, 0)
@@ -52,7 +52,7 @@ def _raw(steps: int, vectorization: str, backend: str = "gymnasium") -> dict:
 def _gailrun(steps: int, overrides: list[str]) -> dict:
     from hydra import compose, initialize_config_dir
 
-    from gailrun.trainer import Trainer
+    from gailrun.run.trainer import Trainer
 
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose("train", overrides=["preset=zoo", "final_eval.episodes=0", *overrides])
@@ -134,7 +134,7 @@ def _threshold(env: str) -> dict:
 
     from hydra import compose, initialize_config_dir
 
-    from gailrun.trainer import Trainer
+    from gailrun.run.trainer import Trainer
 
     overrides = {
         "cartpole": ["env=cartpole", "train.target_return=475", "train.total_steps=300000"],

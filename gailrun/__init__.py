@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from gailrun.config import register_resolvers
+from gailrun.config.resolvers import register_resolvers
 
 register_resolvers()

@@ -2,7 +2,7 @@
 
 Every error a user can cause (bad files, bad values, diverging runs) is a `GailrunError` whose message is one
 line naming the problem and the fix. The CLI prints it without a traceback and exits with code 1: Hydra tasks
-through `gailrun.tasks.fail` (which also records the failed job), the other commands through
+through `gailrun.cli.tasks.fail` (which also records the failed job), the other commands through
 `exit_on_error`; both print it with `report_error`.
 """
 

@@ -1,6 +1,6 @@
 """Every bad input gailrun was tried with: the command, the message it must give, and what must survive.
 
-`tests/test_bad_inputs.py` runs each case; `docs/bad-inputs.md` is generated from this list
+`tests/cli/test_bad_inputs.py` runs each case; `docs/bad-inputs.md` is generated from this list
 (`python -m tests.bad_inputs > docs/bad-inputs.md`) and a test checks that the two agree.
 """
 
@@ -293,10 +293,11 @@ def markdown() -> str:
     lines = [
         "# Bad input",
         "",
-        "Every row is a test (`tests/test_bad_inputs.py`, generated from `tests/bad_inputs.py`): the command",
-        "exits 1 with the message shown, and leaves nothing behind but what existed before (a diverged run",
-        "keeps its last good checkpoint and a failed status.json). Hydra's own messages for unknown or",
-        "mistyped config are passed through unchanged (several lines); every other error is one line.",
+        "Every row is a test (`tests/cli/test_bad_inputs.py`, generated from `tests/bad_inputs.py`): the",
+        "command exits 1 with the message shown, and leaves nothing behind but what existed before (a",
+        "diverged run keeps its last good checkpoint and a failed status.json). Hydra's own messages for",
+        "unknown or mistyped config are passed through unchanged (several lines); every other error is one",
+        "line.",
         "",
         "| case | bad input | gailrun says (fragment) |",
         "| --- | --- | --- |",
@@ -305,9 +306,9 @@ def markdown() -> str:
     lines += [
         "",
         "Also tested elsewhere: a failed write (full disk) leaves no temp file and the previous checkpoint",
-        "intact (`tests/test_checkpoint.py`), a corrupt newest full-state checkpoint is skipped by",
-        "`resume=auto` (`tests/test_resume.py`), malformed datasets in every import format",
-        "(`tests/test_convert.py`).",
+        "intact (`tests/run/test_checkpoint.py`), a corrupt newest full-state checkpoint is skipped by",
+        "`resume=auto` (`tests/run/test_resume.py`), malformed datasets in every import format",
+        "(`tests/data/test_convert.py`).",
     ]
     return "\n".join(lines) + "\n"
 

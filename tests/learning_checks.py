@@ -32,8 +32,8 @@ EVAL_EPISODES, EVAL_SEED = 100, 9999
 
 def evaluate_checkpoint(path: Path, episodes: int = EVAL_EPISODES, code: int | None = None) -> dict:
     """Deterministic evaluation of a checkpoint (seed 9999), as `gailrun eval` does it."""
-    from gailrun.evaluate import evaluate
-    from gailrun.policy import load_policy
+    from gailrun.models.policy import load_policy
+    from gailrun.run.evaluate import evaluate
 
     result = evaluate(load_policy(path), episodes=episodes, seed=EVAL_SEED, code=code)
     return {"mean": result.mean, "std": result.std, "min": float(np.min(result.returns))}
@@ -72,9 +72,10 @@ def discriminator_gap(run_dir: Path) -> float:
     ending. A tendency (bench/learning_seeds.py reports it over seeds), not a guarantee of one run."""
     import torch
 
+    from gailrun.algos.gail.discriminator import Discriminator
+    from gailrun.algos.gail.reward import absorbing_mode, reward_from_logits
     from gailrun.data.collect import play_episodes
     from gailrun.data.minari_io import read_dataset
-    from gailrun.gail import Discriminator, absorbing_mode, reward_from_logits
 
     ckpt = torch.load(run_dir / "last.pt", weights_only=True)
     cfg = ckpt["config"]
@@ -118,10 +119,10 @@ def measure_gail(run_dir: Path) -> dict[str, float]:
 def measure_infogail(run_dir: Path) -> dict[str, float]:
     """Each code's deterministic return (20 episodes) and how well its episodes play one demonstrator's
     style (best code-to-style mapping), from last.pt."""
-    from gailrun.config import ASSETS
+    from gailrun.algos.infogail.styles import best_mapping_accuracy, label_centres, play_code
+    from gailrun.config.resolvers import ASSETS
     from gailrun.data.minari_io import read_dataset
-    from gailrun.policy import load_policy
-    from gailrun.styles import best_mapping_accuracy, label_centres, play_code
+    from gailrun.models.policy import load_policy
 
     centres = label_centres(read_dataset(ASSETS / "datasets" / "gailrun" / "cartpole-styles-v0").episodes)
     policy = load_policy(run_dir / "last.pt")

@@ -17,9 +17,9 @@ import torch
 from gailrun import __version__
 from gailrun.data.episodes import Episode, return_summary
 from gailrun.data.minari_io import Dataset, write_dataset
-from gailrun.envs import make_vec_env, resolve_env_id
+from gailrun.envs.make import make_vec_env, resolve_env_id
 from gailrun.errors import DataError
-from gailrun.policy import Policy, load_policy
+from gailrun.models.policy import Policy, load_policy
 
 
 def play_episodes(

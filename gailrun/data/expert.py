@@ -14,7 +14,7 @@ import numpy as np
 
 from gailrun.data.episodes import Episode, Transitions, to_transitions
 from gailrun.data.minari_io import Dataset, read_dataset
-from gailrun.envs import EnvInfo, resolve_env_id
+from gailrun.envs.make import EnvInfo, resolve_env_id
 from gailrun.errors import DataError
 
 

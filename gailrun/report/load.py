@@ -1,6 +1,6 @@
 """Read runs for a report: one run directory, a sweep, or several sweeps, grouped into configurations.
 
-Jobs are found and labelled with `gailrun.sweep` (a configuration is a job's overrides minus its seed and
+Jobs are found and labelled with `gailrun.run.sweep` (a configuration is a job's overrides minus its seed and
 minus what every job shares), so a report and `summary.md` name configurations alike. Only successful jobs
 contribute numbers; the others are kept to be listed, never silently dropped.
 """
@@ -19,8 +19,8 @@ import numpy as np
 import yaml
 
 from gailrun.errors import GailrunError
-from gailrun.run_files import eval_json_path
-from gailrun.sweep import Job, find_jobs
+from gailrun.run.files import eval_json_path
+from gailrun.run.sweep import Job, find_jobs
 
 # Metric names of gailrun 0.1 runs written before a rename, read under their current names.
 RENAMED = {"gail/irl_return": "gail/irl_score", "gail/avg100_irl_return": "gail/avg100_irl_score"}

@@ -27,7 +27,7 @@ from gailrun.report.stats import (
     mean_ci,
     prob_improvement,
 )
-from gailrun.sweep import oracle_gap
+from gailrun.run.sweep_summary import oracle_gap
 
 
 def scores(study: Study, label: str) -> list[float]:

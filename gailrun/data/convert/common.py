@@ -19,7 +19,7 @@ import numpy as np
 
 from gailrun.data.episodes import Episode
 from gailrun.data.minari_io import Dataset
-from gailrun.envs import EnvInfo
+from gailrun.envs.make import EnvInfo
 from gailrun.errors import DataError
 
 

@@ -34,7 +34,7 @@ from gailrun.data.convert.common import (
 )
 from gailrun.data.episodes import Episode
 from gailrun.data.minari_io import Dataset
-from gailrun.envs import EnvInfo, env_info
+from gailrun.envs.make import EnvInfo, env_info
 from gailrun.errors import DataError
 
 FORMAT = "d3rlpy"

@@ -28,7 +28,7 @@ from gailrun.data.convert.common import (
     require_source,
 )
 from gailrun.data.minari_io import Dataset
-from gailrun.envs import env_info
+from gailrun.envs.make import env_info
 from gailrun.errors import DataError
 
 FORMAT = "imitation-npz"

@@ -22,7 +22,7 @@ import numpy as np
 from gailrun.data.convert.common import imported_dataset, make_episode
 from gailrun.data.episodes import Episode
 from gailrun.data.minari_io import Dataset
-from gailrun.envs import EnvInfo, env_info
+from gailrun.envs.make import EnvInfo, env_info
 from gailrun.errors import DataError
 
 FORMAT = "sb3"

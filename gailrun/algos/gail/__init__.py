@@ -1,0 +1,1 @@
+"""GAIL: the discriminator, its update and the reward it hands the on-policy pipeline."""

@@ -1,0 +1,3 @@
+from gailrun.cli.app import main
+
+main()

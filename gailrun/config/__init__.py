@@ -1,0 +1,1 @@
+"""The training config: its typed schema (`schema`) and the OmegaConf resolvers conf/ uses (`resolvers`)."""
