@@ -128,20 +128,34 @@ def eval_task(cfg: DictConfig) -> float:
             max_episode_steps=cfg.get("max_episode_steps"),
             code=cfg.get("code"),
         )
-        out = eval_json_path(ckpt)
+        out_dir = eval_dir(ckpt, cfg.get("out_dir"))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        out = out_dir / eval_json_path(ckpt).name
         result.write_json(out, {"checkpoint": str(ckpt)})
         print(result.line())
-        media = record_eval_video(cfg, policy, ckpt) if cfg.video else {}
+        media = record_eval_video(cfg, policy, ckpt, out_dir) if cfg.video else {}
         config = {"eval": OmegaConf.to_container(cfg, resolve=True), "train": policy.checkpoint.get("config")}
         summary = {f"eval/{k}": v for k, v in result.summary().items()}
-        log_job(cfg.logger, ckpt.parent, config, "eval", summary, media)
+        log_job(cfg.logger, out_dir, config, "eval", summary, media)
     except (GailrunError, KeyboardInterrupt) as exc:
         fail(None, exc)
     print(f"wrote {out}")
     return result.mean
 
 
-def record_eval_video(cfg: DictConfig, policy: Any, ckpt: Path) -> dict[str, Path]:
+def eval_dir(ckpt: Path, out_dir: str | None) -> Path:
+    """Where `gailrun eval` writes: `out_dir`, else beside the checkpoint, except for gailrun's bundled
+    checkpoints, whose folder is the installed package's (read-only, or shared by every user), not a run's."""
+    from gailrun.config.resolvers import ASSETS
+
+    if out_dir:
+        return Path(out_dir)
+    if ckpt.resolve().is_relative_to(ASSETS):
+        return Path("outputs") / "eval" / ckpt.stem
+    return ckpt.parent
+
+
+def record_eval_video(cfg: DictConfig, policy: Any, ckpt: Path, out_dir: Path) -> dict[str, Path]:
     """eval.mp4 of the first `video_episodes` evaluation episodes and a GIF of the best, beside eval.json."""
     from gailrun.run.evaluate import eval_json_path
     from gailrun.run.video import record_video
@@ -151,7 +165,7 @@ def record_eval_video(cfg: DictConfig, policy: Any, ckpt: Path) -> dict[str, Pat
         episodes=min(int(cfg.video_episodes), int(cfg.episodes)),
         seed=int(cfg.seed),
         deterministic=not bool(cfg.stochastic),
-        out_dir=ckpt.parent,
+        out_dir=out_dir,
         stem=eval_json_path(ckpt).stem,
         num_envs=int(cfg.num_envs),
         env_id=cfg.get("env_id"),

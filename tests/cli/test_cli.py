@@ -104,3 +104,18 @@ def test_multirun_flag_runs_each_value(tmp_path: Path):
     assert out.returncode == 0, out.stderr
     seeds = sorted(read_json(tmp_path / str(i) / "summary.json")["seed"] for i in (0, 1))
     assert seeds == [1, 2]
+
+
+def test_eval_of_a_bundled_checkpoint_writes_outside_the_package(tmp_path: Path):
+    from gailrun.config.resolvers import ASSETS
+
+    ckpt = ASSETS / "experts" / "cartpole-ppo.pt"
+    before = sorted(p.name for p in ckpt.parent.iterdir())
+    out = run_cli("eval", f"ckpt={ckpt}", "episodes=2", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in ckpt.parent.iterdir()) == before, "eval wrote into the package"
+    body = read_json(tmp_path / "outputs" / "eval" / "cartpole-ppo" / "eval_cartpole-ppo.json")
+    assert body["episodes"] == 2 and body["checkpoint"] == str(ckpt)
+    out = run_cli("eval", f"ckpt={ckpt}", "episodes=2", f"out_dir={tmp_path / 'mine'}", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert read_json(tmp_path / "mine" / "eval_cartpole-ppo.json")["returns"] == body["returns"]
