@@ -5,14 +5,31 @@ is the seed list of a sweep."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from omegaconf import OmegaConf
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 
+# How a resolved path names a bundled asset, whichever checkout or cluster node resolved it.
+ASSET_MARK = "gailrun/assets/"
+
+
 def asset(relative: str) -> str:
     return str(ASSETS / relative)
+
+
+def portable(value: Any) -> Any:
+    """`value` (a resolved config or part of one) with bundled assets named by their place in the package:
+    the same dataset resolved from two checkouts, or two cluster nodes, is the same configuration."""
+    if isinstance(value, dict):
+        return {k: portable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v) for v in value]
+    if isinstance(value, str) and ASSET_MARK in value:
+        return "asset:" + value.split(ASSET_MARK, 1)[1]
+    return value
 
 
 def seed_list(n: int | str) -> str:

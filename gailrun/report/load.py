@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from gailrun.config.resolvers import portable
 from gailrun.errors import GailrunError
 from gailrun.run.files import eval_json_path
 from gailrun.run.sweep import Job, find_jobs
@@ -132,25 +133,10 @@ def read_config(path: Path) -> dict[str, Any]:
 NOT_CONFIGURATION = ("seed", "seeds", "resume")
 
 
-ASSET_MARK = "gailrun/assets/"
-
-
-def _portable(value: Any) -> Any:
-    """Bundled assets by their path inside the package: the same dataset resolved from two checkouts (or
-    two cluster nodes) is the same configuration."""
-    if isinstance(value, dict):
-        return {k: _portable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_portable(v) for v in value]
-    if isinstance(value, str) and ASSET_MARK in value:
-        return "asset:" + value.split(ASSET_MARK, 1)[1]
-    return value
-
-
 def _fingerprint(config: dict[str, Any]) -> str:
     """The resolved config minus the seed and sweep bookkeeping, assets by their place in the package:
     equal fingerprints, same configuration."""
-    kept = {k: _portable(v) for k, v in config.items() if k not in NOT_CONFIGURATION}
+    kept = {k: portable(v) for k, v in config.items() if k not in NOT_CONFIGURATION}
     return json.dumps(kept, sort_keys=True, default=str)
 
 

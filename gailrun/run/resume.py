@@ -11,6 +11,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from gailrun.config.resolvers import portable
 from gailrun.errors import CheckpointError
 from gailrun.run.checkpoint import load_checkpoint
 
@@ -21,8 +22,13 @@ STATE_DIR = "checkpoints"
 RESUME_FREE_KEYS = ("resume",)
 
 
-def config_hash(resolved: dict[str, Any]) -> str:
+def config_hash(resolved: dict[str, Any], *, legacy: bool = False) -> str:
+    """What a full-state checkpoint must share with the run resuming it. Bundled assets count by their place
+    in the package, so a run resumes from another checkout or cluster node; `legacy` is the hash of
+    checkpoints written before that (absolute asset paths), still accepted."""
     body = {k: v for k, v in resolved.items() if k not in RESUME_FREE_KEYS}
+    if not legacy:
+        body = portable(body)
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -59,7 +65,7 @@ def load_resume_state(cfg: DictConfig, resolved: dict[str, Any], run_dir: Path) 
             continue
         if state.get("kind") != "full-state":
             raise CheckpointError(f"{path} is not a full-state checkpoint (checkpoints/state-*.pt); pass one")
-        if state["config_hash"] != config_hash(resolved):
+        if state["config_hash"] not in (config_hash(resolved), config_hash(resolved, legacy=True)):
             raise CheckpointError(
                 f"{path} was written by a run with a different config; resume with the same overrides, "
                 "or pass resume=null or another hydra.run.dir to start a new run"

@@ -4,6 +4,7 @@ as an uninterrupted run with the same seed (on CPU, same machine)."""
 from __future__ import annotations
 
 import random
+import shutil
 import signal
 import subprocess
 import time
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from gailrun.config.resolvers import ASSETS
+from gailrun.run.resume import config_hash
 from tests.helpers import cli_env, gailrun_exe, run_cli
 
 CASES = {
@@ -148,3 +151,42 @@ def test_checkpoint_every_steps_counts_env_steps(tmp_path: Path):
     states = sorted((tmp_path / "checkpoints").glob("state-*.pt"))
     steps = [torch.load(p, weights_only=True)["counters"]["step"] for p in states]
     assert [s // 256 for s in steps] == [1, 2, 3, 4]
+
+
+def test_resume_from_another_checkout_of_the_bundled_data(tmp_path: Path):
+    """The same bundled dataset resolved from another checkout (or cluster node) has another absolute path;
+    the run still resumes, and a state written before asset paths were made portable still validates."""
+    copies = []
+    for name in ("checkout-a", "checkout-b"):
+        copy = tmp_path / name / "gailrun" / "assets" / "datasets" / "gailrun" / "cartpole-ppo-v0"
+        shutil.copytree(ASSETS / "datasets" / "gailrun" / "cartpole-ppo-v0", copy)
+        copies.append(copy)
+    run_dir = tmp_path / "run"
+    base = (
+        "algo=gail",
+        "env=cartpole",
+        "env.num_envs=2",
+        "algo.num_steps=64",
+        "train.total_steps=512",
+        "final_eval.episodes=0",
+        "train.checkpoint_every=1",
+        f"hydra.run.dir={run_dir}",
+    )
+    assert run_cli("train", *base, f"expert.path={copies[0]}").returncode == 0
+    reference = (run_dir / "metrics.csv").read_bytes()
+    out = run_cli("train", *base, f"expert.path={copies[1]}")
+    assert out.returncode == 0, out.stderr
+    assert "resuming from" in out.stdout + out.stderr
+    assert (run_dir / "metrics.csv").read_bytes() == reference
+
+    # A state of an older gailrun: its hash was over the absolute asset paths; it must still validate.
+    resolved = torch.load(run_dir / "last.pt", weights_only=False)["config"]
+    newest = sorted((run_dir / "checkpoints").glob("state-*.pt"))[-1]
+    state = torch.load(newest, weights_only=False)
+    assert state["config_hash"] == config_hash(resolved) != config_hash(resolved, legacy=True)
+    state["config_hash"] = config_hash(resolved, legacy=True)
+    torch.save(state, newest)
+    out = run_cli("train", *base, f"expert.path={resolved['expert']['path']}")
+    assert out.returncode == 0, out.stderr
+    assert "resuming from" in out.stdout + out.stderr
+    assert (run_dir / "metrics.csv").read_bytes() == reference
