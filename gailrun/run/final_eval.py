@@ -28,9 +28,11 @@ def final_evaluations(
     evaluated: dict[str, dict[str, Any]] = {}
     if n_eval > 0:
         # An imitation learner's headline is the reward-free choice; best.pt (true return) is an oracle.
+        # last.pt always: best.pt is chosen by a noisy training average, and the gap shows that optimism.
         names = [t.filename for t in trackers]
         if chosen is not None:
-            names = [HEADLINE, *names, "last.pt"]
+            names = [HEADLINE, *names]
+        names += [] if "last.pt" in names else ["last.pt"]
         for name in names:
             target = run_dir / name
             if not target.exists():

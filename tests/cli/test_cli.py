@@ -62,6 +62,10 @@ def test_train_then_eval_round_trip(tmp_path: Path):
     ):
         assert (run_dir / name).exists(), name
     assert read_json(run_dir / "status.json")["status"] == "ok"
+    summary = read_json(run_dir / "summary.json")
+    assert summary["final_eval"]["checkpoint"] == "best.pt", "PPO's headline is best.pt"
+    assert set(summary["evaluations"]) == {"best.pt", "last.pt"}, "last.pt is evaluated beside it"
+    assert summary["evaluations"]["last.pt"]["mean"] == read_json(run_dir / "eval_last.json")["mean"]
     header = (run_dir / "metrics.csv").read_text().splitlines()[0].split(",")
     for metric in (
         "charts/episodic_return",
