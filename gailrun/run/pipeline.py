@@ -63,7 +63,7 @@ class OnPolicyIteration:
 
         The original code clipped unscaled LunarLander values at 0.2 (defect 4), which froze the critic.
         """
-        eps = self.ppo.s.value_clip_eps
+        eps = self.ppo.value_clip_eps
         return eps if self.scaler.enabled else eps * self.scaler.std
 
     def process_rewards(self, relabel: Relabel) -> np.ndarray:

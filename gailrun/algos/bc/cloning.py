@@ -29,10 +29,12 @@ BC_METRICS = ("bc/train_loss", "bc/train_acc", "bc/val_loss", "bc/val_acc", "bc/
 
 @dataclass(frozen=True)
 class BCSettings:
-    epochs: int = 100
-    batch_size: int = 64
-    lr: float = 0.001
-    val_fraction: float = 0.1
+    """Built by `settings_from` from `algo.*` (algo=bc) or `algo.bc_pretrain.*` (BC before RL)."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    val_fraction: float
 
 
 class BehaviourCloning:
