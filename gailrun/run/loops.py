@@ -16,7 +16,7 @@ import torch
 from gymnasium.vector import SyncVectorEnv
 from omegaconf import DictConfig, OmegaConf
 
-from gailrun.algos.bc.cloning import BC_METRICS, BCRegularizer, BehaviourCloning, pretrain
+from gailrun.algos.bc.cloning import BC_METRICS, BCRegularizer, BehaviourCloning
 from gailrun.algos.gail.discriminator import Discriminator
 from gailrun.algos.gail.hook import GAIL_METRICS, GailRewardHook
 from gailrun.algos.infogail.hook import (
@@ -118,14 +118,9 @@ class OnPolicyLoop(Algorithm):
         epochs = int(cfg.algo.bc_pretrain_epochs)
         if epochs > 0:
             assert expert is not None, "BC pretraining needs expert data"
-            self.pretrain_history = pretrain(
-                agent,
-                obs_norm,
-                expert.transitions,
-                bc_pretrain_settings(cfg),
-                generator,
-                n_codes,
-            )
+            self.pretrain_history = BehaviourCloning(
+                agent, obs_norm, expert.transitions, bc_pretrain_settings(cfg), generator, n_codes
+            ).pretrain()
         # Built after pretraining: the collector folds the first observations into the normalizer's
         # statistics, which BC pretraining fits on the expert data alone.
         self.collector = Collector(self.envs, agent, obs_norm, first_obs, generator, replay, codes)

@@ -49,12 +49,8 @@ class OnPolicyIteration:
         processing: RewardProcessing,
         reward_hook: RewardHook | None = None,
     ) -> None:
-        self.collector = collector
-        self.rollout = rollout
-        self.ppo = ppo
-        self.scaler = scaler
-        self.processing = processing
-        self.reward_hook = reward_hook
+        self.collector, self.rollout, self.ppo = collector, rollout, ppo
+        self.scaler, self.processing, self.reward_hook = scaler, processing, reward_hook
         # The rewards GAE saw in the last iteration, after relabelling, scaling and clipping (for tests/logs).
         self.gae_rewards: np.ndarray | None = None
 
