@@ -2,16 +2,16 @@
 
 Everything that turns the actor's output into actions, or actions into numbers, asks the distribution:
 sampling (in the rollout's NumPy sampler and in `ActorCritic.act`; uniform noise for collect-expert's
-`epsilon`), which imported dataset actions fit the space (`data/convert`), the mode (deterministic
-evaluation, BC's accuracy), log-probabilities and entropy (the PPO loss, the rollout's stored log-probs,
-reward-free selection's demonstration likelihood), BC's negative log-likelihood, and how an action is fed to
-a network that judges (s, a) pairs (GAIL's discriminator, InfoGAIL's posterior, selection's occupancy
-features). Continuous actions are a new `ActionDistribution` subclass (a diagonal Gaussian: params = mean
-and log-std, the encoding the action itself) plus its branch in `make_distribution`; the hand-written PPO
-gradient (`gailrun/algos/ppo/fast_grad.py`) is Categorical's only and `fast_path` turns it off for any
-other. What still assumes Discrete outside this file: `envs/make.py` refuses other spaces, the dataset
-format stores int64 actions (`data/episodes.py`), the replay log of resumable envs and the keyboard of
-`gailrun play` record integer actions.
+`epsilon`), which imported dataset actions fit the space (`data/convert`), the dtype actions are stored with
+(rollouts, the replay log of resumable envs), the mode (deterministic evaluation, BC's accuracy), log-
+probabilities and entropy (the PPO loss, the rollout's stored log-probs, reward-free selection's
+demonstration likelihood), BC's negative log-likelihood, and how an action is fed to a network that judges
+(s, a) pairs (GAIL's discriminator, InfoGAIL's posterior, selection's occupancy features). Continuous
+actions are a new `ActionDistribution` subclass (a diagonal Gaussian: params = mean and log-std, the
+encoding the action itself) plus its branch in `make_distribution`; the hand-written PPO gradient
+(`gailrun/algos/ppo/fast_grad.py`) is Categorical's only and `fast_path` turns it off for any other. What
+still assumes Discrete outside this file: `envs/make.py` refuses other spaces, the dataset format stores
+int64 actions (`data/episodes.py`), and `gailrun play` maps keys to action indices.
 
 Like Stable-Baselines3's `common/distributions.py`, but stateless: a method takes the actor's output
 (`params`, for Categorical the logits) rather than holding it, so one object serves every batch.

@@ -87,7 +87,7 @@ class OnPolicyLoop(Algorithm):
         )
         first_obs = seed_vec_env(self.envs, int(cfg.seed))
         resumable = isinstance(self.envs, SyncVectorEnv) or hasattr(self.envs, "replay")
-        replay = ReplayLog(self.envs, int(cfg.seed)) if resumable else None
+        replay = ReplayLog(self.envs, int(cfg.seed), agent.dist.action_dtype) if resumable else None
         self.n_codes = n_codes = n_codes_of(cfg)
         codes = LatentCodes(n_codes, num_envs, np.random.default_rng(int(cfg.seed) + 1)) if n_codes else None
         self.rollout = Rollout(
