@@ -124,13 +124,13 @@ def collect_expert(
     policy: Policy = load_policy(ckpt, trusted=trusted)
     gen = torch.Generator().manual_seed(seed)
     noise = np.random.default_rng(seed)
-    n_actions = policy.agent.n_actions
+    dist = policy.agent.dist
 
     def act(obs: np.ndarray) -> np.ndarray:
         action = policy.act(obs, deterministic=deterministic, generator=gen)
         if epsilon > 0.0:
             flip = noise.random(len(action)) < epsilon
-            action = np.where(flip, noise.integers(0, n_actions, len(action)), action)
+            action = np.where(flip, dist.random_numpy(len(action), noise), action)
         return action
 
     played = play_episodes(act, policy.env_id, episodes, seed, max_episode_steps=max_episode_steps)

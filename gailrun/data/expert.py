@@ -54,16 +54,16 @@ def check_matches_env(ds: Dataset, info: EnvInfo, where: str) -> None:
 
 def load_expert(cfg: Any, info: EnvInfo) -> ExpertData:
     """`cfg` is the `expert` config node: path, min_score, n_samples, seed."""
-    if cfg is None or cfg.get("path") in (None, ""):
+    if cfg is None or cfg.path in (None, ""):
         raise DataError(
             f"no expert dataset configured for {info.env_id}; pass expert.path=PATH to a Minari dataset"
         )
     where = str(cfg.path)
     ds = read_dataset(Path(where))
     check_matches_env(ds, info, where)
-    min_score = cfg.get("min_score")
+    min_score = cfg.min_score
     kept = ds.episodes if min_score is None else [ep for ep in ds.episodes if ep.ret >= float(min_score)]
-    n = cfg.get("n_samples")
+    n = cfg.n_samples
     n = len(kept) if n is None else int(n)
     if n <= 0:
         raise DataError(f"expert.n_samples must be positive, got {n}")
@@ -73,7 +73,7 @@ def load_expert(cfg: Any, info: EnvInfo) -> ExpertData:
             f"only {len(kept)} of {len(ds.episodes)} trajectories in {where} score >= min_score {min_score} "
             f"(best return {best:.1f}) but expert.n_samples={n}; lower expert.min_score or expert.n_samples"
         )
-    rng = np.random.default_rng(int(cfg.get("seed", 0)))
+    rng = np.random.default_rng(int(cfg.seed))
     idx = np.sort(rng.choice(len(kept), size=n, replace=False))
     chosen = [kept[i] for i in idx]
     held_out = [kept[i] for i in sorted(set(range(len(kept))) - set(idx.tolist()))]

@@ -21,15 +21,16 @@ from gailrun.run.rng import generator_state, set_generator_state
 
 
 class ReplayLog:
-    def __init__(self, envs: VectorEnv, seed: int) -> None:
+    def __init__(self, envs: VectorEnv, seed: int, action_dtype: type) -> None:
+        """`action_dtype`: the policy's `dist.action_dtype`, the dtype the actions are saved with."""
         if not isinstance(envs, SyncVectorEnv) and not hasattr(envs, "replay"):
             raise GailrunError(
                 "resumable runs need env.vectorization=sync or subproc (async sub-envs cannot be replayed)"
             )
-        self.envs = envs
+        self.envs, self.action_dtype = envs, action_dtype
         n = envs.num_envs
         self.starts: list[dict[str, Any]] = [{"seed": seed + i} for i in range(n)]
-        self.actions: list[list[int]] = [[] for _ in range(n)]
+        self.actions: list[list[Any]] = [[] for _ in range(n)]
 
     def before_step(self, actions: np.ndarray, autoreset: np.ndarray) -> None:
         """Call right before `envs.step(actions)`; `autoreset[i]` means env i resets in this step."""
@@ -41,7 +42,7 @@ class ReplayLog:
                 self.actions[i] = []
         for taken, action, reset in zip(self.actions, actions.tolist(), autoreset.tolist(), strict=True):
             if not reset:
-                taken.append(int(action))
+                taken.append(action)
 
     def _rng_states(self, indices: np.ndarray) -> dict[int, dict]:
         if isinstance(self.envs, SyncVectorEnv):
@@ -51,31 +52,36 @@ class ReplayLog:
     def state_dict(self) -> dict[str, Any]:
         return {
             "starts": [dict(s) for s in self.starts],
-            "actions": [torch.tensor(a, dtype=torch.int64) for a in self.actions],
+            "actions": [torch.from_numpy(np.asarray(a, dtype=self.action_dtype)) for a in self.actions],
         }
 
     def restore(self, state: dict[str, Any], autoreset: np.ndarray) -> np.ndarray:
         """Bring the (freshly made) envs to the recorded state; returns each env's current observation."""
-        if not isinstance(self.envs, SyncVectorEnv):
-            actions = [a.tolist() for a in state["actions"]]
-            obs = self.envs.replay(
-                [dict(s) for s in state["starts"]], actions, np.asarray(autoreset, dtype=bool)
-            )
-            self.starts, self.actions = [dict(s) for s in state["starts"]], actions
-            return obs
-        obs = []
-        for i, (start, acts) in enumerate(zip(state["starts"], state["actions"], strict=True)):
-            env = self.envs.envs[i]
-            if "seed" in start:
-                o, _ = env.reset(seed=int(start["seed"]))
-            else:
-                set_generator_state(env.np_random, start["rng"])
-                o, _ = env.reset()
-            for a in acts.tolist():
-                o, *_ = env.step(int(a))
-            obs.append(o)
-        self.starts = [dict(s) for s in state["starts"]]
-        self.actions = [a.tolist() for a in state["actions"]]
-        # The vector env must also know which sub-envs reset at the next step.
-        self.envs._autoreset_envs = np.asarray(autoreset, dtype=bool).copy()
-        return np.stack(obs)
+        starts = [dict(s) for s in state["starts"]]
+        actions = [a.tolist() for a in state["actions"]]
+        autoreset = np.asarray(autoreset, dtype=bool)
+        if isinstance(self.envs, SyncVectorEnv):
+            obs = replay_episodes(self.envs, starts, actions, autoreset)
+        else:
+            obs = self.envs.replay(starts, actions, autoreset)
+        self.starts, self.actions = starts, actions
+        return obs
+
+
+def replay_episodes(
+    envs: SyncVectorEnv, starts: list[dict], actions: list[list[Any]], autoreset: np.ndarray
+) -> np.ndarray:
+    """Reset each sub-env as its episode started and step it through the actions taken since (in this
+    process, or in a `subproc` worker); the vector env also learns which sub-envs reset at the next step."""
+    obs = []
+    for env, start, acts in zip(envs.envs, starts, actions, strict=True):
+        if "seed" in start:
+            o, _ = env.reset(seed=int(start["seed"]))
+        else:
+            set_generator_state(env.np_random, start["rng"])
+            o, _ = env.reset()
+        for a in acts:
+            o, *_ = env.step(a)
+        obs.append(o)
+    envs._autoreset_envs = np.asarray(autoreset, dtype=bool).copy()
+    return np.stack(obs)

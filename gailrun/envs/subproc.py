@@ -20,8 +20,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
 
+from gailrun.envs.replay import replay_episodes
 from gailrun.errors import GailrunError
-from gailrun.run.rng import generator_state, set_generator_state
+from gailrun.run.rng import generator_state
 
 
 def _worker(conn: Connection, fns: Sequence[Callable[[], gym.Env]]) -> None:
@@ -38,29 +39,12 @@ def _worker(conn: Connection, fns: Sequence[Callable[[], gym.Env]]) -> None:
             elif cmd == "rng":
                 conn.send([generator_state(envs.envs[i].np_random) for i in arg])
             elif cmd == "replay":
-                conn.send(_replay(envs, *arg))
+                conn.send(replay_episodes(envs, *arg))
             elif cmd == "close":
                 break
     finally:
         envs.close()
         conn.close()
-
-
-def _replay(
-    envs: SyncVectorEnv, starts: list[dict], actions: list[list[int]], autoreset: np.ndarray
-) -> np.ndarray:
-    obs = []
-    for env, start, acts in zip(envs.envs, starts, actions, strict=True):
-        if "seed" in start:
-            o, _ = env.reset(seed=int(start["seed"]))
-        else:
-            set_generator_state(env.np_random, start["rng"])
-            o, _ = env.reset()
-        for a in acts:
-            o, *_ = env.step(int(a))
-        obs.append(o)
-    envs._autoreset_envs = np.asarray(autoreset, dtype=bool).copy()
-    return np.stack(obs)
 
 
 class SubprocVectorEnv(VectorEnv):

@@ -1,14 +1,17 @@
 """The action distribution: the one place that knows the action space.
 
 Everything that turns the actor's output into actions, or actions into numbers, asks the distribution:
-sampling (in the rollout's NumPy sampler and in `ActorCritic.act`), the mode (deterministic evaluation, BC's
-accuracy), log-probabilities and entropy (the PPO loss, the rollout's stored log-probs, reward-free
-selection's demonstration likelihood), BC's negative log-likelihood, and how an action is fed to a network
-that judges (s, a) pairs (GAIL's discriminator, InfoGAIL's posterior, selection's occupancy features).
-Nothing else tests for Discrete or Box, so continuous actions are a new `ActionDistribution` subclass (a
-diagonal Gaussian: params = mean and log-std, the encoding the action itself) plus its branch in
-`make_distribution`; the hand-written PPO gradient (`gailrun/algos/ppo/fast_grad.py`) is Categorical's
-only and `fast_path` turns it off for any other.
+sampling (in the rollout's NumPy sampler and in `ActorCritic.act`; uniform noise for collect-expert's
+`epsilon`), which imported dataset actions fit the space (`data/convert`), the dtype actions are stored with
+(rollouts, the replay log of resumable envs), the mode (deterministic evaluation, BC's accuracy), log-
+probabilities and entropy (the PPO loss, the rollout's stored log-probs, reward-free selection's
+demonstration likelihood), BC's negative log-likelihood, and how an action is fed to a network that judges
+(s, a) pairs (GAIL's discriminator, InfoGAIL's posterior, selection's occupancy features). Continuous
+actions are a new `ActionDistribution` subclass (a diagonal Gaussian: params = mean and log-std, the
+encoding the action itself) plus its branch in `make_distribution`; the hand-written PPO gradient
+(`gailrun/algos/ppo/fast_grad.py`) is Categorical's only and `fast_path` turns it off for any other. What
+still assumes Discrete outside this file: `envs/make.py` refuses other spaces, the dataset format stores
+int64 actions (`data/episodes.py`), and `gailrun play` maps keys to action indices.
 
 Like Stable-Baselines3's `common/distributions.py`, but stateless: a method takes the actor's output
 (`params`, for Categorical the logits) rather than holding it, so one object serves every batch.
@@ -22,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gailrun.errors import GailrunError
+from gailrun.errors import DataError, GailrunError
 
 
 class ActionDistribution(ABC):
@@ -67,6 +70,15 @@ class ActionDistribution(ABC):
     @abstractmethod
     def encode_numpy(self, actions: np.ndarray) -> np.ndarray:
         """`encode` in float64 NumPy (feature vectors outside torch)."""
+
+    @abstractmethod
+    def random_numpy(self, rows: int, rng: np.random.Generator) -> np.ndarray:
+        """Uniformly random actions, one per row (collect-expert's `epsilon` noise)."""
+
+    @abstractmethod
+    def dataset_actions(self, actions: np.ndarray, where: str, env_id: str) -> np.ndarray:
+        """Imported actions as stored (`action_dtype`), checked against the space; a DataError names
+        `where` and the `env_id` the data was declared to come from."""
 
     def placeholder(self, rows: int) -> np.ndarray:
         """Actions for rows that carry none (absorbing states, whose action encoding is masked out)."""
@@ -126,6 +138,38 @@ class Categorical(ActionDistribution):
 
     def encode_numpy(self, actions: np.ndarray) -> np.ndarray:
         return np.eye(self.n_actions, dtype=np.float64)[np.asarray(actions, dtype=np.int64)]
+
+    def random_numpy(self, rows: int, rng: np.random.Generator) -> np.ndarray:
+        return rng.integers(0, self.n_actions, rows)
+
+    def dataset_actions(self, actions: np.ndarray, where: str, env_id: str) -> np.ndarray:
+        """One whole number in [0, n) per step; a trailing axis of size 1 (d3rlpy, SB3) is squeezed."""
+        space = f"Discrete({self.n_actions})"
+        actions = np.asarray(actions)
+        if actions.ndim == 2 and actions.shape[1] == 1:
+            actions = actions[:, 0]
+        if actions.ndim != 1:
+            raise DataError(
+                f"{where}: actions have shape {tuple(actions.shape[1:])} per step but {env_id} expects one "
+                f"discrete action per step (shape (), {space}); pass the --env the data was recorded on"
+            )
+        if actions.dtype.kind == "f":
+            whole = np.isfinite(actions) & (actions == np.round(actions))
+            if not whole.all():
+                raise DataError(
+                    f"{where}: actions are not whole numbers (e.g. {actions[~whole][0]}); "
+                    "gailrun imports discrete actions only"
+                )
+        elif actions.dtype.kind not in "iub":
+            raise DataError(f"{where}: actions have dtype {actions.dtype}; expected integer discrete actions")
+        actions = actions.astype(self.action_dtype)
+        bad = (actions < 0) | (actions >= self.n_actions)
+        if bad.any():
+            raise DataError(
+                f"{where}: action {actions[bad][0]} is outside {env_id}'s {space} action space; pass the "
+                "--env the data was recorded on"
+            )
+        return actions
 
 
 def make_distribution(n_actions: int) -> ActionDistribution:

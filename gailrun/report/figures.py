@@ -2,7 +2,7 @@
 
 Every figure colours a configuration the same way (its position in the study), so a configuration can be
 followed from one figure to the next. Curves are means over seeds with a pointwise 95% Student-t band
-(`stats.aggregate_curves`); the score bars carry the same interval as the tables (`stats.mean_ci`).
+(`curves.aggregate_curves`); the score bars carry the same interval as the tables (`stats.mean_ci`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter, MaxNLocator
 
+from gailrun.report.curves import aggregate_curves
 from gailrun.report.document import Figure
 from gailrun.report.load import Run, Study
-from gailrun.report.stats import MEAN_CI_NOTE, STUDENT_T, aggregate_curves
+from gailrun.report.stats import MEAN_CI_NOTE, STUDENT_T
 from gailrun.report.tables import config_records
 
 DPI = 110

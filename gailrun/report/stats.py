@@ -1,5 +1,5 @@
 """Aggregate statistics for reports and sweep summaries: the mean with its 95% interval, the interquartile
-mean, probability of improvement, and seed-averaged learning curves.
+mean, and probability of improvement (seed-averaged learning curves: `curves.py`).
 
 Every interval says how it was made (`Interval.method`) and on how many runs (`Interval.n`), because with
 few runs the method decides whether "95%" is true:
@@ -158,7 +158,7 @@ def t_quantile(q: float, df: int) -> float:
     return 0.5 * (lo + hi)
 
 
-def _t_factor(n: int) -> float:
+def t_factor(n: int) -> float:
     """t(0.975, n-1) / sqrt(n): the half-width of the mean's interval per unit of sample std."""
     return t_quantile(1.0 - (100 - CI_LEVEL) / 200, n - 1) / math.sqrt(n)
 
@@ -168,7 +168,7 @@ def mean_ci(values: Values) -> Interval:
     x = np.asarray(values, dtype=np.float64).ravel()
     if x.size < 2:
         return no_interval(int(x.size))
-    mean, half = float(x.mean()), _t_factor(x.size) * float(x.std(ddof=1))
+    mean, half = float(x.mean()), t_factor(x.size) * float(x.std(ddof=1))
     return Interval(mean - half, mean + half, STUDENT_T, int(x.size))
 
 
@@ -270,45 +270,3 @@ def bootstrap_poi_ci(x: Values, y: Values, n_boot: int = N_BOOT, seed: int = 0) 
     for b in range(n_boot):
         stats[b] = _wins(xa[xi[b]], np.sort(ya[yi[b]])) / (xa.size * ya.size)
     return _percentile_interval(stats, n)
-
-
-# --- learning curves -----------------------------------------------------------------------------------
-
-
-def common_grid(xs: Sequence[np.ndarray], points: int = 200) -> np.ndarray:
-    """An evenly spaced grid over the range every curve covers (no extrapolation past a seed's end)."""
-    lo = max(float(x[0]) for x in xs)
-    hi = min(float(x[-1]) for x in xs)
-    if not hi > lo:
-        return np.asarray([lo]) if hi == lo else np.empty(0)
-    return np.linspace(lo, hi, points)
-
-
-def aggregate_curves(
-    curves: Sequence[tuple[np.ndarray, np.ndarray]], points: int = 200
-) -> dict[str, np.ndarray]:
-    """Mean over seeds of curves sampled at different x, with a pointwise Student-t 95% band.
-
-    Each seed logs at its own steps (episodes end at different times), so each curve is first linearly
-    interpolated onto one grid; the band is `mean_ci`'s rule at every grid point (NaN, so not drawn, with
-    one seed). Returns `x`, `mean`, `low`, `high` and `n` (seeds), empty arrays when the curves share no
-    x range.
-    """
-    clean = []
-    for x, y in curves:
-        x = np.asarray(x, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
-        ok = np.isfinite(x) & np.isfinite(y)
-        if ok.sum() >= 1:
-            order = np.argsort(x[ok], kind="stable")
-            clean.append((x[ok][order], y[ok][order]))
-    empty = {k: np.empty(0) for k in ("x", "mean", "low", "high")}
-    if not clean:
-        return {**empty, "n": np.asarray(0)}
-    grid = common_grid([c[0] for c in clean], points)
-    if grid.size == 0:
-        return {**empty, "n": np.asarray(len(clean))}
-    ys = np.stack([np.interp(grid, x, y) for x, y in clean])
-    mean, n = ys.mean(axis=0), len(clean)
-    half = _t_factor(n) * ys.std(axis=0, ddof=1) if n > 1 else np.full_like(mean, np.nan)
-    return {"x": grid, "mean": mean, "low": mean - half, "high": mean + half, "n": np.asarray(n)}

@@ -8,42 +8,32 @@ ended, and their value is V(final observation), the bootstrap for a truncated ep
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 import torch
 
 
-@dataclass
 class Rollout:
-    num_steps: int
-    num_envs: int
-    obs_dim: int  # of the env's observations (raw_obs)
-    policy_obs_dim: int = (
-        0  # of what the policy sees (obs): obs_dim plus InfoGAIL's one-hot code; 0 = obs_dim
-    )
-    action_dtype: type = np.int64  # the policy's `dist.action_dtype`
-    obs: np.ndarray = field(init=False)
-    raw_obs: np.ndarray = field(init=False)
-    actions: np.ndarray = field(init=False)
-    logprobs: np.ndarray = field(init=False)
-    values: np.ndarray = field(init=False)
-    rewards: np.ndarray = field(init=False)
-    terminated: np.ndarray = field(init=False)
-    truncated: np.ndarray = field(init=False)
-    valid: np.ndarray = field(init=False)
-    next_obs: np.ndarray = field(init=False)
-    next_raw_obs: np.ndarray = field(init=False)
-    next_value: np.ndarray = field(init=False)
-    codes: np.ndarray = field(init=False)
+    """Arrays of one rollout, allocated once. `obs_dim` is the env's observations' (raw_obs), `policy_obs_dim`
+    what the policy sees (obs: obs_dim plus InfoGAIL's one-hot code; 0 = obs_dim), `action_dtype` the
+    policy's `dist.action_dtype`."""
 
-    def __post_init__(self) -> None:
-        t, n, d = self.num_steps, self.num_envs, self.obs_dim
-        self.policy_obs_dim = self.policy_obs_dim or d
+    def __init__(
+        self,
+        num_steps: int,
+        num_envs: int,
+        obs_dim: int,
+        policy_obs_dim: int = 0,
+        action_dtype: type = np.int64,
+    ) -> None:
+        t, n, d = num_steps, num_envs, obs_dim
+        self.num_steps, self.num_envs, self.obs_dim = t, n, d
+        self.policy_obs_dim = policy_obs_dim or d
+        self.action_dtype = action_dtype
         self.obs = np.zeros((t, n, self.policy_obs_dim), np.float32)
         self.raw_obs = np.zeros((t, n, d), np.float32)
-        self.actions = np.zeros((t, n), self.action_dtype)
+        self.actions = np.zeros((t, n), action_dtype)
         self.logprobs = np.zeros((t, n), np.float32)
         self.values = np.zeros((t, n), np.float32)
         self.rewards = np.zeros((t, n), np.float32)

@@ -22,7 +22,7 @@ def build_agent(cfg: DictConfig, info: EnvInfo) -> tuple[ActorCritic, ObsNormali
         ortho_init=bool(cfg.ppo_opts.ortho_init),
     )
     obs_norm = ObsNormalizer(info.obs_dim, enabled=bool(cfg.ppo_opts.obs_norm), clip=float(cfg.algo.obs_clip))
-    if cfg.get("init_from"):
+    if cfg.init_from:
         init_from_checkpoint(str(cfg.init_from), agent, obs_norm, info)
     return agent, obs_norm
 

@@ -84,8 +84,8 @@ def episode_quotas(episodes: int, num_envs: int) -> np.ndarray:
 
 def evaluate(
     policy: Policy,
-    episodes: int = 100,
-    seed: int = 9999,
+    episodes: int,
+    seed: int,
     deterministic: bool = True,
     num_envs: int = 10,
     env_id: str | None = None,

@@ -117,7 +117,7 @@ class WandbSink:
             "group": cfg.get("group") or identity["group"],
             "name": cfg.get("name") or identity["name"],
         }
-        mode = wandb_mode(str(cfg.get("mode", "auto")))
+        mode = wandb_mode(str(cfg["mode"]))
         for var in ("WANDB_MODE", "WANDB_API_KEY"):  # wandb rejects empty values of its own variables
             if os.environ.get(var) == "":
                 del os.environ[var]
@@ -135,11 +135,11 @@ class WandbSink:
         wandb: Any, run_dir: Path, cfg: Mapping[str, Any], config: dict, job_type: str, mode: str
     ) -> Any:
         return wandb.init(
-            project=cfg.get("project", "gailrun"),
-            entity=cfg.get("entity"),
-            group=cfg.get("group"),
-            name=cfg.get("name"),
-            tags=list(cfg.get("tags") or []),
+            project=cfg["project"],
+            entity=cfg["entity"],
+            group=cfg["group"],
+            name=cfg["name"],
+            tags=list(cfg["tags"]),
             job_type=job_type,
             config=config,
             dir=str(run_dir),

@@ -16,7 +16,7 @@ import torch
 from gymnasium.vector import SyncVectorEnv
 from omegaconf import DictConfig, OmegaConf
 
-from gailrun.algos.bc.cloning import BC_METRICS, BCRegularizer, BehaviourCloning, pretrain
+from gailrun.algos.bc.cloning import BC_METRICS, BCRegularizer, BehaviourCloning
 from gailrun.algos.gail.discriminator import Discriminator
 from gailrun.algos.gail.hook import GAIL_METRICS, GailRewardHook
 from gailrun.algos.infogail.hook import (
@@ -40,7 +40,7 @@ from gailrun.rollout.normalize import ObsNormalizer, ReturnScaler
 from gailrun.run.algorithm import Algorithm, IterationResult, Tracker
 from gailrun.run.loggers import BASE_METRICS
 from gailrun.run.pipeline import OnPolicyIteration, RewardProcessing
-from gailrun.run.settings import bc_settings, gail_settings, ppo_settings
+from gailrun.run.settings import bc_pretrain_settings, bc_settings, gail_settings, ppo_settings
 
 
 def n_codes_of(cfg: DictConfig) -> int:
@@ -49,7 +49,7 @@ def n_codes_of(cfg: DictConfig) -> int:
 
 
 def shaping_of(cfg: DictConfig) -> dict | None:
-    node = cfg.env.get("shaping")
+    node = cfg.env.shaping
     return None if node is None or float(node.weight) == 0.0 else dict(OmegaConf.to_container(node))
 
 
@@ -80,21 +80,21 @@ class OnPolicyLoop(Algorithm):
             info.env_id,
             num_envs,
             vectorization=str(cfg.env.vectorization),
-            max_episode_steps=cfg.env.get("max_episode_steps"),
+            max_episode_steps=cfg.env.max_episode_steps,
             workers=int(cfg.env.workers),
             shaping=shaping_of(cfg),
             backend=str(cfg.env.backend),
         )
         first_obs = seed_vec_env(self.envs, int(cfg.seed))
         resumable = isinstance(self.envs, SyncVectorEnv) or hasattr(self.envs, "replay")
-        replay = ReplayLog(self.envs, int(cfg.seed)) if resumable else None
+        replay = ReplayLog(self.envs, int(cfg.seed), agent.dist.action_dtype) if resumable else None
         self.n_codes = n_codes = n_codes_of(cfg)
         codes = LatentCodes(n_codes, num_envs, np.random.default_rng(int(cfg.seed) + 1)) if n_codes else None
         self.rollout = Rollout(
             int(cfg.algo.num_steps), num_envs, info.obs_dim, info.obs_dim + n_codes, agent.dist.action_dtype
         )
         bc_regularizer = None
-        if float(cfg.algo.get("bc_weight") or 0.0) > 0:
+        if float(cfg.algo.bc_weight) > 0:
             assert expert is not None, "the BC regularizer needs expert data"
             bc_regularizer = BCRegularizer(
                 agent,
@@ -118,14 +118,9 @@ class OnPolicyLoop(Algorithm):
         epochs = int(cfg.algo.bc_pretrain_epochs)
         if epochs > 0:
             assert expert is not None, "BC pretraining needs expert data"
-            self.pretrain_history = pretrain(
-                agent,
-                obs_norm,
-                expert.transitions,
-                bc_settings(cfg.algo.bc_pretrain, epochs),
-                generator,
-                n_codes,
-            )
+            self.pretrain_history = BehaviourCloning(
+                agent, obs_norm, expert.transitions, bc_pretrain_settings(cfg), generator, n_codes
+            ).pretrain()
         # Built after pretraining: the collector folds the first observations into the normalizer's
         # statistics, which BC pretraining fits on the expert data alone.
         self.collector = Collector(self.envs, agent, obs_norm, first_obs, generator, replay, codes)
@@ -237,9 +232,7 @@ class BCLoop(Algorithm):
     ) -> None:
         super().__init__()
         self.expert = expert
-        self.bc = BehaviourCloning(
-            agent, obs_norm, expert.transitions, bc_settings(cfg.algo, int(cfg.algo.epochs)), generator
-        )
+        self.bc = BehaviourCloning(agent, obs_norm, expert.transitions, bc_settings(cfg), generator)
         self.total = int(cfg.algo.epochs)
         self.metric_names = [*BASE_METRICS, *BC_METRICS]
         # Without a validation split (too few demonstrations to hold one out) best.pt is the last epoch.
@@ -270,9 +263,7 @@ def build_loop(
 ) -> Algorithm:
     name = str(cfg.algo.name)
     if name in ("ppo", "gail", "infogail"):
-        needs_expert = (
-            name != "ppo" or int(cfg.algo.bc_pretrain_epochs) > 0 or float(cfg.algo.get("bc_weight") or 0) > 0
-        )
+        needs_expert = name != "ppo" or int(cfg.algo.bc_pretrain_epochs) > 0 or float(cfg.algo.bc_weight) > 0
         expert = load_expert(cfg.expert, info) if needs_expert else None
         return OnPolicyLoop(cfg, info, agent, obs_norm, generator, expert=expert)
     if name == "bc":

@@ -49,12 +49,8 @@ class OnPolicyIteration:
         processing: RewardProcessing,
         reward_hook: RewardHook | None = None,
     ) -> None:
-        self.collector = collector
-        self.rollout = rollout
-        self.ppo = ppo
-        self.scaler = scaler
-        self.processing = processing
-        self.reward_hook = reward_hook
+        self.collector, self.rollout, self.ppo = collector, rollout, ppo
+        self.scaler, self.processing, self.reward_hook = scaler, processing, reward_hook
         # The rewards GAE saw in the last iteration, after relabelling, scaling and clipping (for tests/logs).
         self.gae_rewards: np.ndarray | None = None
 
@@ -63,7 +59,7 @@ class OnPolicyIteration:
 
         The original code clipped unscaled LunarLander values at 0.2 (defect 4), which froze the critic.
         """
-        eps = self.ppo.s.value_clip_eps
+        eps = self.ppo.value_clip_eps
         return eps if self.scaler.enabled else eps * self.scaler.std
 
     def process_rewards(self, relabel: Relabel) -> np.ndarray:

@@ -39,7 +39,7 @@ def state_files(run_dir: Path) -> list[Path]:
 
 def resume_candidates(cfg: DictConfig, run_dir: Path) -> list[Path]:
     """The full-state checkpoints `resume` names, newest first."""
-    resume = cfg.get("resume")
+    resume = cfg.resume
     if resume in (None, "", False):
         return []
     if str(resume) == "auto":

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gailrun.config.settings import settings_from
 from gailrun.data.episodes import Episode
 from gailrun.data.expert import ExpertData
 from gailrun.envs.make import EnvInfo
@@ -229,9 +230,9 @@ def build_selection(
     node = cfg.select
     if str(cfg.algo.name) not in ("gail", "infogail") or int(node.candidates) <= 0 or expert is None:
         return None
-    every = node.get("every_steps")
+    every = node.every_steps
     if every is None:
-        if cfg.train.get("max_episodes") is not None:
+        if cfg.train.max_episodes is not None:
             raise GailrunError(
                 "train.max_episodes ends this run at an unknown step, so select.candidates cannot space the "
                 "reward-free selection's snapshots; set select.every_steps (e.g. 50000)"
@@ -243,14 +244,8 @@ def build_selection(
         if held_out
         else (expert.episodes, "training demonstrations (none held out)")
     )
-    settings = SelectSettings(
-        every_steps=int(every),
-        episodes=int(node.episodes),
-        seed=int(node.seed),
-        criterion=str(node.criterion),
-        max_pairs=int(node.max_pairs),
-    )
-    cap = cfg.env.get("max_episode_steps")
+    settings = settings_from(SelectSettings, {"every_steps": int(every)}, node)
+    cap = cfg.env.max_episode_steps
     cap = None if cap is None else int(cap)
     horizon = cap if cap is not None else info.max_episode_steps
     return RewardFreeSelection(settings, reference, kind, info.n_actions, cap, horizon, run_dir)

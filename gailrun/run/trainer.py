@@ -130,8 +130,8 @@ class Trainer:
         run_dir.mkdir(parents=True, exist_ok=True)
         state = load_resume_state(cfg, self.resolved, run_dir)
         (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(self.resolved))
-        max_episodes = cfg.train.get("max_episodes")
-        target = cfg.train.get("target_return")
+        max_episodes = cfg.train.max_episodes
+        target = cfg.train.target_return
         window = int(cfg.train.avg_window)
         update = n_episodes = 0
         elapsed0 = 0.0
@@ -141,7 +141,7 @@ class Trainer:
             update, n_episodes, elapsed0 = int(c["update"]), int(c["episodes"]), float(c["elapsed"])
             truncate_logs(run_dir, update, int(c["step"]))
         periodic = PeriodicEval(
-            cfg.train.get("eval_every_steps"), int(cfg.train.eval_episodes), int(cfg.train.eval_seed)
+            cfg.train.eval_every_steps, int(cfg.train.eval_episodes), int(cfg.train.eval_seed)
         )
         if periodic.every and loop.unit != "step":
             raise GailrunError(
@@ -172,7 +172,7 @@ class Trainer:
                 self.selection.add(0, self.payload(0, 0, 0))
         t0 = time.perf_counter() - elapsed0
         every = int(cfg.train.checkpoint_every)
-        every_steps = int(cfg.train.get("checkpoint_every_steps") or 0)
+        every_steps = int(cfg.train.checkpoint_every_steps or 0)
         self.started = True
         stop_reason = "budget"
         failed = True

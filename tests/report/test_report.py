@@ -22,9 +22,9 @@ from PIL import Image
 from gailrun.models.networks import ActorCritic
 from gailrun.models.policy import Policy
 from gailrun.report import build_report
+from gailrun.report.curves import aggregate_curves
 from gailrun.report.stats import (
     SMALL_BOOTSTRAP,
-    aggregate_curves,
     bootstrap_iqm_ci,
     bootstrap_poi_ci,
     iqm,

@@ -9,11 +9,11 @@ import math
 import numpy as np
 import pytest
 
+from gailrun.report.curves import aggregate_curves
 from gailrun.report.stats import (
     SMALL_BOOTSTRAP,
     SMALL_N,
     STUDENT_T,
-    aggregate_curves,
     bootstrap_ci,
     bootstrap_iqm_ci,
     bootstrap_poi_ci,

@@ -29,10 +29,12 @@ BC_METRICS = ("bc/train_loss", "bc/train_acc", "bc/val_loss", "bc/val_acc", "bc/
 
 @dataclass(frozen=True)
 class BCSettings:
-    epochs: int = 100
-    batch_size: int = 64
-    lr: float = 0.001
-    val_fraction: float = 0.1
+    """Built by `settings_from` from `algo.*` (algo=bc) or `algo.bc_pretrain.*` (BC before RL)."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    val_fraction: float
 
 
 class BehaviourCloning:
@@ -68,6 +70,13 @@ class BehaviourCloning:
     @property
     def has_validation(self) -> bool:
         return self.val_act.shape[0] > 0
+
+    def pretrain(self) -> list[dict[str, float]]:
+        """`settings.epochs` of BC on the actor before RL (GAIL's BC pretraining); the RL phase then keeps
+        updating the observation statistics. Returns each epoch's metrics."""
+        history = [self.epoch() for _ in range(self.s.epochs)]
+        self.obs_norm.training = True
+        return history
 
     def epoch(self) -> dict[str, float]:
         n = self.train_act.shape[0]
@@ -143,21 +152,6 @@ def split_by_episode(
     in_val = np.isin(data.episode_index, held_out)
     rows = np.arange(len(data))
     return rows[~in_val], rows[in_val]
-
-
-def pretrain(
-    agent: ActorCritic,
-    obs_norm: ObsNormalizer,
-    data: Transitions,
-    settings: BCSettings,
-    generator: torch.Generator,
-    n_codes: int = 0,
-) -> list[dict[str, float]]:
-    """Run `settings.epochs` of BC on the actor (GAIL's BC pretraining); returns each epoch's metrics."""
-    bc = BehaviourCloning(agent, obs_norm, data, settings, generator, n_codes)
-    history = [bc.epoch() for _ in range(settings.epochs)]
-    obs_norm.training = True  # the RL phase keeps updating the statistics
-    return history
 
 
 class BCRegularizer:

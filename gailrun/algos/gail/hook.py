@@ -54,18 +54,20 @@ RELABEL_WITH = ("updated", "collected")
 
 @dataclass(frozen=True)
 class GailSettings:
-    reward_form: str = "airl"
-    absorbing: str = "dac"
-    dstep: int = 1
-    epochs: int = 1
-    lr: float = 0.002
-    betas: tuple[float, float] = (0.9, 0.999)
-    expert_sampler: str = "pointer"
-    grad_penalty: float = 0.0
-    early_stop_expert_acc: float | None = None
-    early_stop_learner_acc: float | None = None
-    gamma: float = 0.99
-    relabel_with: str = "updated"
+    """Built by `settings_from` from `disc.*`, `algo.d_early_stop.*` and `algo.*` (conf/algo/gail.yaml)."""
+
+    reward_form: str
+    absorbing: str
+    dstep: int
+    d_epochs: int  # passes of D over each rollout
+    lr: float
+    betas: tuple[float, float]
+    expert_sampler: str
+    grad_penalty: float
+    expert_acc: float | None  # `algo.d_early_stop`: stop updating D once both accuracies reach these
+    learner_acc: float | None
+    gamma: float
+    relabel_with: str
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "absorbing", absorbing_mode(self.absorbing))
@@ -139,7 +141,7 @@ class GailRewardHook:
         batch = max(1, math.ceil(n / self.s.dstep))
         sums = {"loss": 0.0, "e_acc": 0.0, "l_acc": 0.0, "gp": 0.0}
         count = 0
-        for _ in range(self.s.epochs):
+        for _ in range(self.s.d_epochs):
             perm = torch.randperm(n, generator=self.generator).numpy()
             for start in range(0, n, batch):
                 li = perm[start : start + batch]
@@ -171,7 +173,7 @@ class GailRewardHook:
                 count += 1
         self.updates += 1
         out = {k: v / count for k, v in sums.items()}
-        e_thr, l_thr = self.s.early_stop_expert_acc, self.s.early_stop_learner_acc
+        e_thr, l_thr = self.s.expert_acc, self.s.learner_acc
         if e_thr is not None and l_thr is not None and out["e_acc"] >= e_thr and out["l_acc"] >= l_thr:
             self.frozen = True
             log.info(

@@ -30,27 +30,28 @@ from gailrun.run.seeding import sync_compiler_determinism
 
 @dataclass(frozen=True)
 class PPOSettings:
-    """Hyperparameters of the update; the switches are the booleans."""
+    """Hyperparameters of the update; the switches are the booleans. Built by `settings_from` from `algo.*`
+    and `ppo_opts.*`, whose defaults are the schema's (gailrun/config/schema.py)."""
 
-    lr: float = 0.002
-    betas: tuple[float, float] = (0.9, 0.999)
-    adam_eps: float = 1e-8
-    num_epochs: int = 4
-    minibatch_size: int = 32
-    clip_eps: float = 0.2
-    ent_coef: float = 0.001
-    vf_coef: float = 0.5
-    norm_adv: bool = True
-    target_kl: float | None = None
-    max_grad_norm: float = 0.5
-    value_clip_eps: float = 0.2
-    policy_noclip: bool = False
-    value_clip: bool = False
-    grad_clip: bool = False
-    compile: bool = False  # torch.compile the minibatch loss (other rounding; speed: bench/RESULTS.md)
-    anneal_lr: bool = False  # `schedule`: lr decays linearly to 0 over the run's progress
-    warmup_updates: int = 0  # the first updates train only the critic (`update`); the policy waits
-    grad: str = "analytic"  # "analytic": fast_grad.py's gradient where it applies; "autograd": always torch
+    lr: float
+    betas: tuple[float, float]
+    adam_eps: float
+    num_epochs: int
+    minibatch_size: int
+    clip_eps: float
+    ent_coef: float
+    vf_coef: float
+    norm_adv: bool
+    target_kl: float | None
+    max_grad_norm: float
+    value_clip_eps: float
+    policy_noclip: bool
+    value_clip: bool
+    grad_clip: bool
+    compile: bool  # torch.compile the minibatch loss (other rounding; speed: bench/RESULTS.md)
+    anneal_lr: bool  # `schedule`: lr decays linearly to 0 over the run's progress
+    warmup_updates: int  # the first updates train only the critic (`update`); the policy waits
+    grad: str  # "analytic": fast_grad.py's gradient where it applies; "autograd": always torch
 
 
 @dataclass
@@ -182,6 +183,11 @@ class PPO:
     @property
     def lr(self) -> float:
         return self.optimizer.lr
+
+    @property
+    def value_clip_eps(self) -> float:
+        """The value-clip range in units of the return's std; the caller converts it (`value_clip_range`)."""
+        return self.s.value_clip_eps
 
     @property
     def aux_metrics(self) -> list[str]:

@@ -21,6 +21,7 @@ from gailrun.data.episodes import Episode
 from gailrun.data.minari_io import Dataset
 from gailrun.envs.make import EnvInfo
 from gailrun.errors import DataError
+from gailrun.models.distributions import make_distribution
 
 
 def end_flags(steps: int, terminated: bool, truncated: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -68,29 +69,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _discrete_actions(actions: np.ndarray, where: str, info: EnvInfo) -> np.ndarray:
-    """One integer action per step; a trailing axis of size 1 (d3rlpy, SB3) is squeezed."""
-    actions = np.asarray(actions)
-    if actions.ndim == 2 and actions.shape[1] == 1:
-        actions = actions[:, 0]
-    if actions.ndim != 1:
-        raise DataError(
-            f"{where}: actions have shape {tuple(actions.shape[1:])} per step but {info.env_id} expects one "
-            f"discrete action per step (shape (), Discrete({info.n_actions})); pass the --env the data was "
-            "recorded on"
-        )
-    if actions.dtype.kind == "f":
-        whole = np.isfinite(actions) & (actions == np.round(actions))
-        if not whole.all():
-            raise DataError(
-                f"{where}: actions are not whole numbers (e.g. {actions[~whole][0]}); "
-                "gailrun imports discrete actions only"
-            )
-    elif actions.dtype.kind not in "iub":
-        raise DataError(f"{where}: actions have dtype {actions.dtype}; expected integer discrete actions")
-    return actions.astype(np.int64)
-
-
 def make_episode(
     where: str,
     info: EnvInfo,
@@ -116,16 +94,10 @@ def make_episode(
             f"{where}: observations have shape {tuple(observations.shape[1:])} per step but {info.env_id} "
             f"expects ({info.obs_dim},); pass the --env the data was recorded on"
         )
-    acts = _discrete_actions(actions, where, info)
+    acts = make_distribution(info.n_actions).dataset_actions(actions, where, info.env_id)
     terms, truncs = end_flags(acts.shape[0], terminated, truncated)
     ep = Episode(observations, acts, np.asarray(rewards), terms, truncs, seed=seed, attrs=dict(attrs or {}))
     ep.check(where)
-    bad = (ep.actions < 0) | (ep.actions >= info.n_actions)
-    if bad.any():
-        raise DataError(
-            f"{where}: action {ep.actions[bad][0]} is outside {info.env_id}'s Discrete({info.n_actions}) "
-            "action space; pass the --env the data was recorded on"
-        )
     return ep
 
 

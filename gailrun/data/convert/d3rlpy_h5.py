@@ -24,14 +24,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from gailrun.data.convert.common import (
-    atomic_output,
-    episode_meta,
-    imported_dataset,
-    make_episode,
-    parse_meta,
-    require_source,
-)
+from gailrun.data.convert import common
 from gailrun.data.episodes import Episode
 from gailrun.data.minari_io import Dataset
 from gailrun.envs.make import EnvInfo, env_info
@@ -67,12 +60,14 @@ class _Foreign:
                 )
             self.zero_filled += 1
             final = np.zeros((1, *obs.shape[1:]), dtype=obs.dtype)
-            return make_episode(where, self.info, np.concatenate([obs, final]), acts, rews, True, False)
+            return common.make_episode(
+                where, self.info, np.concatenate([obs, final]), acts, rews, True, False
+            )
         if len(acts) < 2:
             self.too_short += 1
             return None
         self.last_rows_dropped += 1
-        return make_episode(where, self.info, obs, acts[:-1], rews[:-1], False, True)
+        return common.make_episode(where, self.info, obs, acts[:-1], rews[:-1], False, True)
 
     def card(self) -> dict[str, Any]:
         return {
@@ -122,11 +117,11 @@ def _read_v2(h5: h5py.File, src: Path, info: EnvInfo, foreign: _Foreign) -> tupl
             if ep is not None:
                 episodes.append(ep)
             continue
-        meta = parse_meta(h5[f"gailrun_episode_{i}"][()]) if f"gailrun_episode_{i}" in h5 else None
+        meta = common.parse_meta(h5[f"gailrun_episode_{i}"][()]) if f"gailrun_episode_{i}" in h5 else None
         if f"gailrun_rewards_{i}" in h5:
             rews = h5[f"gailrun_rewards_{i}"][()]
         episodes.append(
-            make_episode(
+            common.make_episode(
                 where,
                 info,
                 np.concatenate([obs, h5[final_key][()][None]]),
@@ -168,7 +163,7 @@ def import_d3rlpy(src: str | Path, env_id: str, zero_final_obs: bool = False) ->
     """Read a d3rlpy MDPDataset HDF5 file (v2, or v1's flat layout)."""
     src = Path(src)
     info = env_info(env_id)
-    require_source(src, "file")
+    common.require_source(src, "file")
     foreign = _Foreign(info, zero_final_obs)
     extra: dict[str, Any] = {}
     try:
@@ -193,13 +188,13 @@ def import_d3rlpy(src: str | Path, env_id: str, zero_final_obs: bool = False) ->
         ) from exc
     if not exact:
         extra.update(foreign.card())
-    return imported_dataset(info, episodes, FORMAT, src, extra)
+    return common.imported_dataset(info, episodes, FORMAT, src, extra)
 
 
 def export_d3rlpy(dataset: Dataset, dst: str | Path, overwrite: bool = False) -> Path:
     """Write `dataset` as a d3rlpy v2 file that `d3rlpy.dataset.ReplayBuffer.load` reads."""
     dst = Path(dst)
-    with atomic_output(dst, overwrite) as tmp, h5py.File(tmp, "w") as h5:
+    with common.atomic_output(dst, overwrite) as tmp, h5py.File(tmp, "w") as h5:
         h5.create_dataset("columns", data=list(COLUMNS))
         h5.create_dataset("num_episodes", data=len(dataset.episodes))
         for i, ep in enumerate(dataset.episodes):
@@ -209,7 +204,7 @@ def export_d3rlpy(dataset: Dataset, dst: str | Path, overwrite: bool = False) ->
             h5.create_dataset(f"terminated_{i}", data=bool(ep.terminations[-1]))
             h5.create_dataset(f"gailrun_final_observation_{i}", data=ep.observations[-1])
             h5.create_dataset(f"gailrun_rewards_{i}", data=ep.rewards)
-            h5.create_dataset(f"gailrun_episode_{i}", data=json.dumps(episode_meta(ep)))
+            h5.create_dataset(f"gailrun_episode_{i}", data=json.dumps(common.episode_meta(ep)))
         h5.create_dataset("version", data=VERSION)
         h5.attrs["gailrun_env_id"] = dataset.env_id
     return dst

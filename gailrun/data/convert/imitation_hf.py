@@ -24,14 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from gailrun.data.convert.common import (
-    atomic_output,
-    episode_meta,
-    imported_dataset,
-    make_episode,
-    parse_meta,
-    require_source,
-)
+from gailrun.data.convert import common
 from gailrun.data.minari_io import Dataset
 from gailrun.envs.make import env_info
 from gailrun.errors import DataError
@@ -74,7 +67,7 @@ def _read_table(src: Path) -> Any:
             f"{src} is a file; imitation's datasets layout is a directory (for its older .npz files use "
             "--from imitation-npz)"
         )
-    require_source(src, "dir")
+    common.require_source(src, "dir")
     if (src / "dataset_dict.json").is_file():
         raise DataError(f"{src} is a DatasetDict with several splits; pass the directory of one split")
     state_file = src / "state.json"
@@ -177,7 +170,7 @@ def import_imitation(src: str | Path, env_id: str) -> Dataset:
         last = last_infos[i]
         terminated = bool(terminal[i]) and last.get("TimeLimit.truncated") is not True
         episodes.append(
-            make_episode(
+            common.make_episode(
                 f"{src}: trajectory {i}",
                 info,
                 obs[o0[i] : o0[i + 1]],
@@ -185,10 +178,10 @@ def import_imitation(src: str | Path, env_id: str) -> Dataset:
                 rews[r0[i] : r0[i + 1]],
                 terminated,
                 not terminated,
-                parse_meta(last.get("gailrun")),
+                common.parse_meta(last.get("gailrun")),
             )
         )
-    return imported_dataset(info, episodes, FORMAT, src)
+    return common.imported_dataset(info, episodes, FORMAT, src)
 
 
 def _last_info(ep_meta: dict[str, Any]) -> str:
@@ -216,7 +209,7 @@ def export_imitation(dataset: Dataset, dst: str | Path, overwrite: bool = False)
     )
     t_plus_1 = [ep.length + 1 for ep in eps]
     t = [ep.length for ep in eps]
-    infos = [s for ep in eps for s in ["{}"] * (ep.length - 1) + [_last_info(episode_meta(ep))]]
+    infos = [s for ep in eps for s in ["{}"] * (ep.length - 1) + [_last_info(common.episode_meta(ep))]]
     columns = {
         "obs": pa.ListArray.from_arrays(offsets(t_plus_1), steps),
         "acts": pa.ListArray.from_arrays(offsets(t), pa.array(np.concatenate([ep.actions for ep in eps]))),
@@ -246,7 +239,7 @@ def export_imitation(dataset: Dataset, dst: str | Path, overwrite: bool = False)
         "_split": None,
     }
     dst = Path(dst)
-    with atomic_output(dst, overwrite) as tmp:
+    with common.atomic_output(dst, overwrite) as tmp:
         tmp.mkdir()
         with pa.OSFile(str(tmp / DATA_FILE), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
             writer.write_table(table)

@@ -19,14 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from gailrun.data.convert.common import (
-    atomic_output,
-    episode_meta,
-    imported_dataset,
-    make_episode,
-    parse_meta,
-    require_source,
-)
+from gailrun.data.convert import common
 from gailrun.data.minari_io import Dataset
 from gailrun.envs.make import env_info
 from gailrun.errors import DataError
@@ -36,7 +29,7 @@ META_KEY = "gailrun_episodes"
 
 
 def _load(src: Path) -> dict[str, np.ndarray]:
-    require_source(src, "file")
+    common.require_source(src, "file")
     if not zipfile.is_zipfile(src):
         with open(src, "rb") as fh:
             pickled = fh.read(1) == b"\x80"
@@ -101,7 +94,7 @@ def import_imitation_npz(src: str | Path, env_id: str) -> Dataset:
     for i in range(n):
         start, end = int(bounds[i]), int(bounds[i + 1])
         episodes.append(
-            make_episode(
+            common.make_episode(
                 f"{src}: trajectory {i}",
                 info,
                 obs[start + i : end + i + 1],
@@ -109,16 +102,16 @@ def import_imitation_npz(src: str | Path, env_id: str) -> Dataset:
                 rews[start:end],
                 bool(terminal[i]),
                 not bool(terminal[i]),
-                parse_meta(None if metas[i] is None else str(metas[i])),
+                common.parse_meta(None if metas[i] is None else str(metas[i])),
             )
         )
-    return imported_dataset(info, episodes, FORMAT, src, {"infos_imported": False})
+    return common.imported_dataset(info, episodes, FORMAT, src, {"infos_imported": False})
 
 
 def export_imitation_npz(dataset: Dataset, dst: str | Path, overwrite: bool = False) -> Path:
     """Write `dataset` in the `.npz` layout that `imitation.data.serialize.load` still reads."""
     eps = dataset.episodes
-    metas = [episode_meta(ep) for ep in eps]
+    metas = [common.episode_meta(ep) for ep in eps]
     infos = np.empty(sum(ep.length for ep in eps), dtype=object)
     pos = 0
     for ep, meta in zip(eps, metas, strict=True):
@@ -139,6 +132,6 @@ def export_imitation_npz(dataset: Dataset, dst: str | Path, overwrite: bool = Fa
         META_KEY: np.array([json.dumps(m) for m in metas], dtype=str),
     }
     dst = Path(dst)
-    with atomic_output(dst, overwrite) as tmp, open(tmp, "wb") as fh:
+    with common.atomic_output(dst, overwrite) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, **arrays)
     return dst

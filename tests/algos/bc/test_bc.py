@@ -10,13 +10,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gailrun.algos.bc.cloning import BCSettings, BehaviourCloning
+from gailrun.algos.bc.cloning import BehaviourCloning
 from gailrun.data.expert import load_expert
 from gailrun.envs.make import env_info
 from gailrun.models.networks import ActorCritic
 from gailrun.rollout.normalize import ObsNormalizer
 from gailrun.run.checkpoint import load_checkpoint
 from tests.helpers import read_json, run_cli
+from tests.settings import bc_settings
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def test_loss_is_cross_entropy_of_logits_not_probabilities(cartpole_demos):
         agent,
         ObsNormalizer(4, enabled=False),
         cartpole_demos.transitions,
-        BCSettings(epochs=1, batch_size=10**6, lr=0.0),
+        bc_settings(epochs=1, batch_size=10**6, lr=0.0),
         torch.Generator().manual_seed(0),
     )
     metrics = bc.epoch()  # lr 0: one full-batch pass measures the loss without changing the weights
@@ -47,7 +48,7 @@ def test_normalizer_is_fitted_once_on_the_training_split(cartpole_demos):
         ActorCritic(4, 2),
         norm,
         cartpole_demos.transitions,
-        BCSettings(epochs=2, batch_size=64, val_fraction=0.2),
+        bc_settings(epochs=2, batch_size=64, val_fraction=0.2),
         torch.Generator().manual_seed(0),
     )
     state = norm.state_dict()
@@ -99,7 +100,7 @@ def test_bc_cli_then_ppo_from_bc(tmp_path: Path):
 
 def plain_bc(data, val_fraction: float) -> BehaviourCloning:
     """BC on raw observations (training rows are the data's rows, so they can be traced to episodes)."""
-    settings = BCSettings(epochs=1, val_fraction=val_fraction)
+    settings = bc_settings(epochs=1, val_fraction=val_fraction)
     return BehaviourCloning(
         ActorCritic(4, 2), ObsNormalizer(4, enabled=False), data, settings, torch.Generator().manual_seed(0)
     )

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gailrun.algos.gail.discriminator import Discriminator, ExpertSampler
-from gailrun.algos.gail.hook import GailRewardHook, GailSettings
+from gailrun.algos.gail.hook import GailRewardHook
 from gailrun.algos.gail.reward import REWARD_FORMS, reward_from_logits
 from gailrun.data.episodes import Episode, to_transitions
 from gailrun.data.expert import ExpertData
@@ -16,6 +16,7 @@ from gailrun.data.minari_io import Dataset
 from gailrun.rollout.buffer import Rollout
 from gailrun.rollout.normalize import ObsNormalizer, ReturnScaler
 from gailrun.run.trainer import Trainer
+from tests.settings import gail_settings
 
 GAIL = (
     "algo=gail",
@@ -74,7 +75,7 @@ def test_discriminator_separates_expert_from_uniform_random_pairs(make_cfg, seed
     lo, hi = expert.transitions.obs.min(0), expert.transitions.obs.max(0)
     learner = fake_rollout(rng.uniform(lo, hi, size=(n, 4)).astype(np.float32), rng.integers(0, 2, n))
     disc = Discriminator(4, 2, hidden=(64, 64))
-    settings = GailSettings(reward_form="airl", absorbing="none", dstep=8, epochs=5)
+    settings = gail_settings(reward_form="airl", absorbing="none", dstep=8, d_epochs=5)
     hook = GailRewardHook(disc, settings, expert, 1, torch.Generator().manual_seed(seed), rng)
     norm = ObsNormalizer(4, enabled=False)
     for _ in range(15):
@@ -168,7 +169,7 @@ def test_absorbing_states_remove_the_length_bias_of_a_constant_discriminator(for
         disc.net[-1].bias.fill_(-1.0)  # D = sigmoid(-1) everywhere
     returns = {}
     for absorbing in (False, True):
-        settings = GailSettings(reward_form=form, absorbing=mode if absorbing else "none", gamma=gamma)
+        settings = gail_settings(reward_form=form, absorbing=mode if absorbing else "none", gamma=gamma)
         ep = Episode(np.zeros((6, 4)), np.zeros(5), np.zeros(5), [0, 0, 0, 0, 1], np.zeros(5, bool))
         hook = GailRewardHook(
             disc, settings, expert_data([ep]), 1, torch.Generator(), np.random.default_rng(0)

@@ -59,11 +59,11 @@ def test_posterior_recovers_a_code_that_shows_in_the_actions(make_cfg, seed):
     r = fake_rollout(rng.normal(size=(n, 4)).astype(np.float32), codes.copy())  # code 1 always pushes right
     r.codes[:, 0] = codes
     from gailrun.algos.gail.discriminator import Discriminator
-    from gailrun.algos.gail.hook import GailSettings
+    from tests.settings import gail_settings
 
     hook = InfoGailRewardHook(
         Discriminator(4, 2, hidden=(32,)),
-        GailSettings(absorbing="none"),
+        gail_settings(absorbing="none"),
         expert,
         1,
         torch.Generator().manual_seed(seed),
@@ -195,14 +195,15 @@ def test_bc_regularizer_shows_the_policy_a_code(make_cfg, tmp_path):
 def test_bc_draws_each_expert_states_code_uniformly(make_cfg):
     """The direct check behind the uniform-codes test above: every expert state gets one code, and with 2
     codes each is drawn for about half of them (5,000 states: 0.5 +- 0.03 is over 4 standard errors)."""
-    from gailrun.algos.bc.cloning import BCSettings, BehaviourCloning
+    from gailrun.algos.bc.cloning import BehaviourCloning
+    from tests.settings import bc_settings
 
     data = cartpole_expert(make_cfg).transitions
     bc = BehaviourCloning(
         ActorCritic(6, 2),
         ObsNormalizer(4, enabled=False),
         data,
-        BCSettings(),
+        bc_settings(),
         torch.Generator().manual_seed(0),
         2,
     )

@@ -10,10 +10,11 @@ import pytest
 import torch
 from torch import nn
 
-from gailrun.algos.ppo.update import PPO, PPOSettings
+from gailrun.algos.ppo.update import PPO
 from gailrun.errors import DivergenceError, GailrunError
 from gailrun.models.networks import ActorCritic, fast_path
 from gailrun.rollout.buffer import Batch
+from tests.settings import ppo_settings
 
 
 def off_policy_batch(agent: ActorCritic, n: int, seed: int = 0) -> Batch:
@@ -57,7 +58,7 @@ def test_analytic_gradient_equals_autograd(case: str, train_policy: bool):
     switches, activation, hidden = CASES[case]
     torch.manual_seed(1)
     agent = ActorCritic(6, 3, hidden, activation)
-    ppo = PPO(agent, PPOSettings(**switches), torch.Generator())
+    ppo = PPO(agent, ppo_settings(**switches), torch.Generator())
     mb = off_policy_batch(agent, 61)  # an odd size, as the last minibatch of an epoch may be
     ref_grad, (pg, vl, ent, log_ratio) = gradients(ppo, mb, analytic=False, train_policy=train_policy)
     grad, (a_pg, a_vl, a_ent, a_log_ratio) = gradients(ppo, mb, analytic=True, train_policy=train_policy)
@@ -90,13 +91,13 @@ def test_clip_masks_are_exercised():
 def test_autograd_covers_what_the_analytic_gradient_does_not():
     torch.manual_seed(0)
     agent = ActorCritic(4, 2, (8,))
-    assert PPO(agent, PPOSettings(), torch.Generator()).analytic is not None
-    assert PPO(copy.deepcopy(agent), PPOSettings(grad="autograd"), torch.Generator()).analytic is None
+    assert PPO(agent, ppo_settings(), torch.Generator()).analytic is not None
+    assert PPO(copy.deepcopy(agent), ppo_settings(grad="autograd"), torch.Generator()).analytic is None
     odd = copy.deepcopy(agent)
     odd.actor = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 2))
-    assert PPO(odd, PPOSettings(), torch.Generator()).analytic is None
+    assert PPO(odd, ppo_settings(), torch.Generator()).analytic is None
     with pytest.raises(GailrunError, match=r"algo\.grad='numeric' is unknown"):
-        PPO(copy.deepcopy(agent), PPOSettings(grad="numeric"), torch.Generator())
+        PPO(copy.deepcopy(agent), ppo_settings(grad="numeric"), torch.Generator())
 
 
 def test_analytic_and_autograd_updates_reach_the_same_weights():
@@ -106,7 +107,7 @@ def test_analytic_and_autograd_updates_reach_the_same_weights():
     runs = {}
     for grad in ("analytic", "autograd"):
         a = copy.deepcopy(agent)
-        settings = PPOSettings(lr=3e-4, num_epochs=3, minibatch_size=64, grad=grad, grad_clip=True)
+        settings = ppo_settings(lr=3e-4, num_epochs=3, minibatch_size=64, grad=grad, grad_clip=True)
         stats = PPO(a, settings, torch.Generator().manual_seed(7)).update(batch, value_clip_range=0.2)
         runs[grad] = (a, stats)
     (fast, fast_stats), (ref, ref_stats) = runs["analytic"], runs["autograd"]
@@ -124,7 +125,7 @@ def test_a_non_finite_loss_stops_the_update_before_any_step(grad: str):
     batch = off_policy_batch(agent, 64)
     returns = batch.returns.clone().index_fill_(0, torch.tensor([5]), float("inf"))
     batch = Batch(*batch[:5], returns)
-    ppo = PPO(agent, PPOSettings(minibatch_size=32, grad=grad), torch.Generator())
+    ppo = PPO(agent, ppo_settings(minibatch_size=32, grad=grad), torch.Generator())
     before = [p.detach().clone() for p in agent.parameters()]
     with pytest.raises(DivergenceError, match="non-finite loss at update 1"):
         ppo.update(batch, value_clip_range=0.2)
@@ -146,7 +147,7 @@ def test_one_gate_sends_other_networks_to_torch_in_the_sampler_and_the_update():
     np.testing.assert_array_equal(
         odd.sampler()(obs.numpy(), g_sampler), odd.act(obs, generator=g_act)[0].numpy()
     )
-    ppo = PPO(agent, PPOSettings(), torch.Generator())
+    ppo = PPO(agent, ppo_settings(), torch.Generator())
     assert ppo.fast_gradient(train_policy=True) is ppo.analytic is not None
 
     class ZeroLoss:
@@ -155,7 +156,7 @@ def test_one_gate_sends_other_networks_to_torch_in_the_sampler_and_the_update():
         def __call__(self) -> torch.Tensor:
             return torch.zeros(())
 
-    with_aux = PPO(copy.deepcopy(agent), PPOSettings(), torch.Generator(), aux_loss=ZeroLoss())
+    with_aux = PPO(copy.deepcopy(agent), ppo_settings(), torch.Generator(), aux_loss=ZeroLoss())
     assert with_aux.analytic is not None and with_aux.fast_gradient(train_policy=True) is None
     assert with_aux.fast_gradient(train_policy=False) is with_aux.analytic
     assert with_aux.aux_metrics == ["losses/zero"]

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from gailrun.algos.ppo.flat_adam import FlatAdam
-from gailrun.algos.ppo.update import PPO, PPOSettings
+from gailrun.algos.ppo.update import PPO
 from gailrun.models.networks import ActorCritic
 from tests.algos.ppo.test_speed_equivalence import make_batch
+from tests.settings import ppo_settings
 
 
 def _loss(agent: ActorCritic, obs: torch.Tensor, critic_only: bool) -> torch.Tensor:
@@ -84,7 +85,7 @@ def test_update_keeps_training_a_parameter_whose_data_was_replaced():
     """Loading weights by assigning `.data` (not copy_) must not detach the parameter from the buffer."""
     torch.manual_seed(0)
     agent = ActorCritic(8, 4)
-    ppo = PPO(agent, PPOSettings(num_epochs=1, minibatch_size=50), torch.Generator().manual_seed(0))
+    ppo = PPO(agent, ppo_settings(num_epochs=1, minibatch_size=50), torch.Generator().manual_seed(0))
     layer = agent.critic[0]
     layer.weight.data = torch.zeros_like(layer.weight)
     ppo.update(make_batch(agent, n=100), value_clip_range=0.2)

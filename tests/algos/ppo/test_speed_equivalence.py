@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from gailrun.algos.ppo.update import PPO, PPOSettings
+from gailrun.algos.ppo.update import PPO
 from gailrun.models.networks import ActorCritic
 from gailrun.rollout.buffer import Batch
 from tests.helpers import read_json, run_cli
+from tests.settings import ppo_settings
 
 
 def make_batch(agent: ActorCritic, n: int = 300, seed: int = 0) -> Batch:
@@ -63,7 +64,7 @@ def reference_update(ppo: PPO, batch: Batch, generator: torch.Generator, clip_ra
 def test_fast_update_reaches_the_reference_weights(switches: dict):
     torch.manual_seed(0)
     agent = ActorCritic(8, 4, (64, 64), "tanh")
-    settings = PPOSettings(lr=3e-4, num_epochs=3, minibatch_size=64, max_grad_norm=0.5, **switches)
+    settings = ppo_settings(lr=3e-4, num_epochs=3, minibatch_size=64, max_grad_norm=0.5, **switches)
     batch = make_batch(agent)
     fast_agent, ref_agent = copy.deepcopy(agent), copy.deepcopy(agent)
     fast = PPO(fast_agent, settings, torch.Generator().manual_seed(7))
