@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gailrun.config.schema import FinalEval
 from gailrun.envs.make import env_info, make_vec_env, resolve_env_id, seed_vec_env
 from gailrun.errors import CheckpointError, GailrunError
 from gailrun.models.policy import Policy
@@ -87,7 +88,7 @@ def evaluate(
     episodes: int,
     seed: int,
     deterministic: bool = True,
-    num_envs: int = 10,
+    num_envs: int = FinalEval.num_envs,
     env_id: str | None = None,
     max_episode_steps: int | None = None,
     code: int | None = None,
@@ -184,7 +185,9 @@ class PeriodicEval:
     training metrics as a run without it.
     """
 
-    def __init__(self, every: int | None, episodes: int, seed: int, num_envs: int = 10) -> None:
+    def __init__(
+        self, every: int | None, episodes: int, seed: int, num_envs: int = FinalEval.num_envs
+    ) -> None:
         self.every, self.episodes, self.seed, self.num_envs = every or 0, int(episodes), int(seed), num_envs
         if self.every < 0 or (self.every and self.episodes < 1):
             raise GailrunError(

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from gailrun.config.schema import FinalEval
 from gailrun.envs.make import resolve_env_id
 from gailrun.errors import GailrunError
 from gailrun.models.policy import Policy
@@ -99,7 +100,7 @@ def record_video(
     fps: int | None = None,
     *,
     stem: str = "eval",
-    num_envs: int = 10,
+    num_envs: int = FinalEval.num_envs,
     env_id: str | None = None,
     max_episode_steps: int | None = None,
     gif_width: int = 320,
