@@ -79,7 +79,9 @@ class GailrunRayLauncher(Launcher):
                 sweep_config.hydra.job.num = num
             where = str(job_dir(self.hydra_context, self.config, overrides, num))
             runs.append(
-                task.remote(self.hydra_context, sweep_config, self.task_function, Singleton.get_state(), where)
+                task.remote(
+                    self.hydra_context, sweep_config, self.task_function, Singleton.get_state(), where
+                )
             )
         returns = []
         for run, num, overrides in zip(runs, nums, job_overrides, strict=True):

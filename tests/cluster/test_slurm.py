@@ -61,7 +61,9 @@ def test_preempted_and_requeued_jobs_resume_and_end_identical(tmp_path: Path, jo
     out = tmp_path / "preempt"
     proc = start_sweep(*SLURM, *LONG, out=out)
     try:
-        wait_for("both jobs to checkpoint", lambda: all(has_checkpoint(out / str(n)) for n in (0, 1)), proc=proc)
+        wait_for(
+            "both jobs to checkpoint", lambda: all(has_checkpoint(out / str(n)) for n in (0, 1)), proc=proc
+        )
         tasks = wait_for("the array tasks in squeue", lambda: (t := array_tasks(out)) and len(t) == 2 and t)
         # The job step (.0), which runs submitit's Python, as SLURM does with --signal (not the batch shell).
         slurm("scancel", "--signal=USR2", f"{tasks[0]}.0")
