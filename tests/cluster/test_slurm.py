@@ -118,3 +118,31 @@ def test_failed_and_cancelled_jobs_are_reported_and_the_driver_exits(tmp_path: P
     summary = (out / "summary.md").read_text()
     assert "4 jobs, 3 failed" in summary
     assert "CANCELLED" in summary and "NoSuchEnv-v0" in summary
+
+
+def test_time_limit_signal_requeues_and_the_job_resumes(tmp_path: Path):
+    """SLURM's own signal: a 2-minute time limit with signal_delay_s=60 makes SLURM send USR2 to the job
+    step a minute before the limit; submitit requeues the job, which resumes from its checkpoint and ends
+    byte-identical to the same job run uninterrupted (under joblib, alongside)."""
+    slurm_conf()
+    # About 100 s of PPO here (14k steps/s): past the signal (60-90 s in: slurmctld checks limits every
+    # 30 s), short of the limit. A machine twice as fast would finish before the signal and fail this.
+    long_job = (
+        *(a for a in LONG if not a.startswith(("train.", "algo=", "seed="))),
+        "train.total_steps=1400000",
+        "train.checkpoint_every_steps=65536",
+        "algo=ppo",
+        "seed=3",
+    )
+    ref = tmp_path / "reference"
+    reference = start_sweep(*long_job, "hydra.launcher.n_jobs=1", out=ref)
+    out = tmp_path / "time_limit"
+    result = sweep(
+        *SLURM, *long_job, "hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=60", out=out
+    )
+    assert reference.wait(timeout=400) == 0
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "resuming from" in (out / "0" / "train.log").read_text(), "the job was not requeued in time"
+    submitit_logs = "".join(p.read_text() for p in (out / ".submitit").rglob("*_log.err"))
+    assert "Caught signal SIGUSR2" in submitit_logs and "timed-out" in submitit_logs
+    assert_same_results(ref, out, (0,))
