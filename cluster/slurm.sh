@@ -64,6 +64,7 @@ AccountingStorageHost=127.0.0.1
 AccountingStoragePort=6819
 JobCompType=jobcomp/none
 MpiDefault=none
+CommunicationParameters=NoCtldInAddrAny,NoInAddrAny
 ReturnToService=2
 SchedulerParameters=bf_interval=5
 SlurmctldTimeout=30
