@@ -7,6 +7,7 @@ checkpoint (resume=auto), so no state needs to travel in the checkpoint pickle."
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,17 +23,17 @@ from hydra_plugins.gailrun_launchers.lost import lost
 log = logging.getLogger(__name__)
 
 
-class GailrunSlurmLauncher(SlurmLauncher):
-    _checkpointed = False
+def _ignore_repeated_signal(signum: int, frame: Any) -> None:
+    log.warning(f"signal {signal.Signals(signum).name} again: the job is already being requeued")
 
+
+class GailrunSlurmLauncher(SlurmLauncher):
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
-        """Resubmit the same call once per process; a repeated signal leaves the first requeue alone."""
+        """Resubmit the same call (the job resumes itself) and ignore the preemption signal from now on:
+        SLURM can deliver it twice, and a second `scontrol requeue` of a requeued job fails the job."""
         import submitit
 
-        if GailrunSlurmLauncher._checkpointed:
-            log.warning("preemption signal received again: the job is already being requeued")
-            return None
-        GailrunSlurmLauncher._checkpointed = True
+        signal.signal(submitit.JobEnvironment._usr_sig(), _ignore_repeated_signal)
         return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
