@@ -12,7 +12,7 @@ TEST_WORKERS ?= 2
 RUN_ARGS ?= algo=gail disc=same preset=gail_lunarlander train.total_steps=300000
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-full lint format bench bench-startup bench-learning experts clean
+.PHONY: help setup run test test-full test-cluster lint format bench bench-startup bench-learning experts clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,19 +33,22 @@ run: setup ## GAIL on LunarLander-v3 from the bundled expert data (minutes), the
 	$(GAILRUN) train $(RUN_ARGS) hydra.run.dir=$(RUN_DIR)
 	$(GAILRUN) eval ckpt=$(RUN_DIR)/best_rf.pt episodes=100 seed=9999
 
-test: setup ## Run the tests (without the slow ones), including a real CartPole learning check
-	$(PY) -m pytest -m "not slow" -q -n $(TEST_WORKERS) --dist loadfile
+test: setup ## Run the tests (without the slow and cluster ones), including a real CartPole learning check
+	$(PY) -m pytest -m "not slow and not cluster" -q -n $(TEST_WORKERS) --dist loadfile
 
-test-full: setup ## Run every test, slow learning checks included
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+test-full: setup ## Run every test but the cluster ones, slow learning checks included
+	$(PY) -m pytest -m "not cluster" -q -n $(TEST_WORKERS) --dist loadfile
+
+test-cluster: setup ## Start local SLURM and Ray clusters (installing them if missing), run the cluster tests, stop them
+	cluster/test.sh
 
 lint: setup ## ruff check and format check
-	$(VENV)/bin/ruff check gailrun tests bench
-	$(VENV)/bin/ruff format --check gailrun tests bench
+	$(VENV)/bin/ruff check gailrun tests bench hydra_plugins
+	$(VENV)/bin/ruff format --check gailrun tests bench hydra_plugins
 
 format: setup ## Apply ruff's fixes and formatting
-	$(VENV)/bin/ruff check --fix gailrun tests bench
-	$(VENV)/bin/ruff format gailrun tests bench
+	$(VENV)/bin/ruff check --fix gailrun tests bench hydra_plugins
+	$(VENV)/bin/ruff format gailrun tests bench hydra_plugins
 
 bench: setup ## Measure throughput vs the raw env rate and SB3; writes bench/RESULTS.md
 	$(PY) -m pip install -q -e ".[bench]"

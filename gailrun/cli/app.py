@@ -135,7 +135,9 @@ def sweep(ctx: typer.Context, overrides: list[str] = Overrides) -> None:
     else:
         name = next((a.split("=", 1)[1] for a in reversed(args) if a.startswith("experiment=")), "sweep")
         sweep_dir = Path("outputs/multirun") / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}_{name}"
-        args.append(f"hydra.sweep.dir={sweep_dir}")
+    # Absolute: cluster jobs (Ray tasks, SLURM jobs) run in other working directories.
+    sweep_dir = sweep_dir.absolute()
+    args = [a for a in args if not a.startswith("hydra.sweep.dir=")] + [f"hydra.sweep.dir={sweep_dir}"]
     code = 0
     monitor = SweepMonitor(sweep_dir)
     monitor.start()

@@ -149,3 +149,19 @@ def test_summarize_combines_the_parts_of_a_study(tmp_path: Path):
     assert len(rows) == 1 and rows[0]["seeds_ok"] == "3" and float(rows[0]["mean"]) == 120.0
     text = (tmp_path / "all" / "summary.md").read_text()
     assert "`part1/1`" in text and "`part2/0`" in text
+
+
+def test_a_lost_job_is_recorded_as_failed_and_summarized(tmp_path: Path):
+    """What the cluster launchers do with a job that never reported: it counts as failed, with its reason;
+    a job's own status.json is kept."""
+    from gailrun.run.sweep import record_lost_job
+
+    fake_job(tmp_path, 0, ["algo=ppo", "seed=1"], "ok", 100.0)
+    record_lost_job(tmp_path / "0", ["algo=ppo", "seed=1"], "cancelled")
+    record_lost_job(tmp_path / "1", ["algo=ppo", "seed=2"], "SLURM job 7_1 CANCELLED: cancelled by user")
+    assert read_json(tmp_path / "0" / "status.json")["status"] == "ok"
+    lost = read_json(tmp_path / "1" / "status.json")
+    assert lost["status"] == "failed" and lost["error"] == "lost: SLURM job 7_1 CANCELLED: cancelled by user"
+    result = summarize(tmp_path)
+    assert result["jobs"] == 2 and result["failed"] == 1
+    assert "lost: SLURM job 7_1 CANCELLED" in (tmp_path / "summary.md").read_text()
