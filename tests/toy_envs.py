@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 
 
 class CounterEnv(gym.Env):
@@ -55,11 +57,27 @@ class NaNAfterEnv(CounterEnv):
         return super().step(action)
 
 
+class SlowCartPoleEnv(CartPoleEnv):
+    """CartPole that sleeps `delay` seconds in every step: a job whose wall time the clock sets, not the
+    machine's speed (the SLURM time-limit test needs a job still running when SLURM signals it, on any CPU).
+    The dynamics, and so every number a run computes, are CartPole's."""
+
+    def __init__(self, delay: float = 0.002, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.delay = delay
+
+    def step(self, action):
+        time.sleep(self.delay)
+        return super().step(action)
+
+
 def register() -> None:
     if "GailrunTest/Counter-v0" not in gym.registry:
         gym.register("GailrunTest/Counter-v0", entry_point=CounterEnv)
     if "GailrunTest/NaNAfter-v0" not in gym.registry:
         gym.register("GailrunTest/NaNAfter-v0", entry_point=NaNAfterEnv)
+    if "GailrunTest/SlowCartPole-v0" not in gym.registry:
+        gym.register("GailrunTest/SlowCartPole-v0", entry_point=SlowCartPoleEnv, max_episode_steps=500)
 
 
 register()  # on import, so `env.id=tests.toy_envs:GailrunTest/NaNAfter-v0` works in a subprocess

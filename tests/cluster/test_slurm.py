@@ -127,12 +127,14 @@ def test_time_limit_signal_requeues_and_the_job_resumes(tmp_path: Path):
     step a minute before the limit; submitit requeues the job, which resumes from its checkpoint and ends
     byte-identical to the same job run uninterrupted (under joblib, alongside)."""
     slurm_conf()
-    # About 100 s of PPO here (14k steps/s): past the signal (60-90 s in: slurmctld checks limits every
-    # 30 s), short of the limit. A machine twice as fast would finish before the signal and fail this.
+    # At least 120 s on any machine (60k steps of CartPole sleeping 2 ms each; the training itself takes
+    # about 5 s here): past the signal (60-90 s in: slurmctld checks limits every 30 s). A faster CPU
+    # cannot finish before it; the resumed job may be signalled and requeued again, and still ends identical.
     long_job = (
         *(a for a in LONG if not a.startswith(("train.", "algo=", "seed="))),
-        "train.total_steps=1400000",
-        "train.checkpoint_every_steps=65536",
+        "env.id=tests.toy_envs:GailrunTest/SlowCartPole-v0",
+        "train.total_steps=60000",
+        "train.checkpoint_every_steps=4096",
         "algo=ppo",
         "seed=3",
     )
