@@ -2,14 +2,45 @@
 # make test-cluster: install what is missing, start a local SLURM cluster and a two-node Ray cluster on
 # loopback addresses, run the tests marked `cluster`, and stop every daemon started here by its PID, also
 # when a test fails or the run is interrupted.
+#
+# The daemons and the tests run in a private network namespace (`unshare --net`) whose only interface is
+# loopback: slurmdbd and Ray's GCS, raylets and agents bind every address and have no option to bind
+# loopback only, so this is what keeps them off the machine's network. Installing needs the network, so it
+# comes first, outside.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 export GAILRUN_CLUSTER_DIR=${GAILRUN_CLUSTER_DIR:-$ROOT/outputs/cluster}
 export RAY_AUTH_MODE=disabled RAY_USAGE_STATS_ENABLED=0
 
-cluster/install.sh
-teardown() {
+if [[ ${1:-} != --in-namespace ]]; then
+  cluster/install.sh
+  # The backstop: whatever happens inside, every daemon recorded in the PID files is stopped.
+  backstop() {
+    local rc=$?
+    cluster/ray.sh down >/dev/null 2>&1 || true
+    cluster/slurm.sh down >/dev/null 2>&1 || true
+    exit "$rc"
+  }
+  trap backstop EXIT
+  trap 'exit 130' INT TERM
+  # A fresh state: a controller that finds old jobs in its state directory would run them again.
+  cluster/slurm.sh down
+  cluster/ray.sh down
+  rm -rf "$GAILRUN_CLUSTER_DIR"
+  unshare --net -- "$0" --in-namespace "$@"
+  exit
+fi
+shift
+
+ip link set lo up
+# slurmdbd listens on "any address", which glibc resolves (AI_ADDRCONFIG) only where an interface other than
+# loopback has an address: a veth pair whose both ends stay in this namespace gives it one, reaching nothing.
+ip link add gailrun0 type veth peer name gailrun1
+ip addr add 10.254.0.1/30 dev gailrun0
+ip link set gailrun0 up
+ip link set gailrun1 up
+teardown() {  # inside the namespace, where the controller can still be reached to cancel leftover jobs
   local rc=$?
   cluster/ray.sh down || true
   cluster/slurm.sh down || true
@@ -17,12 +48,10 @@ teardown() {
 }
 trap teardown EXIT
 trap 'exit 130' INT TERM
-# A fresh state: a controller that finds old jobs in its state directory would run them again.
-cluster/slurm.sh down
-cluster/ray.sh down
-rm -rf "$GAILRUN_CLUSTER_DIR"
+echo "test.sh: in a network namespace with only loopback: $(ip -br addr | tr -s ' ' | tr '\n' ';')"
 cluster/slurm.sh up
 cluster/ray.sh up
 eval "$(cluster/slurm.sh env)"
-export GAILRUN_RAY_ADDRESS=$(cluster/ray.sh address)
+GAILRUN_RAY_ADDRESS=$(cluster/ray.sh address)
+export GAILRUN_RAY_ADDRESS
 .venv/bin/python -m pytest -m cluster tests/cluster -q -p no:cacheprovider "$@"
