@@ -75,8 +75,14 @@ stop_pid() {  # stop_pid NAME: TERM the `ray start --block` (it stops its node's
 kill_worker() {  # lose the worker node: KILL its raylet and every process it started, at once
   local pid
   pid=$(cat "$W/worker.pid")
-  local raylets
-  raylets=$(pgrep -f "raylet.*--node_ip_address=$WORKER_IP" || true)
+  local raylets="" r
+  # This cluster's worker raylet only: its address, and a session under this cluster's $W/tmp (another
+  # cluster on the machine may use the same loopback addresses).
+  for r in $(pgrep -f "raylet.*--node_ip_address=${WORKER_IP//./\\.}( |$)" || true); do
+    if tr '\0' ' ' <"/proc/$r/cmdline" 2>/dev/null | grep -qF "$W/tmp"; then
+      raylets="$raylets $r"
+    fi
+  done
   for r in $raylets; do
     pkill -KILL -P "$r" 2>/dev/null || true  # the node's workers (the jobs running on it)
     kill -KILL "$r" 2>/dev/null || true

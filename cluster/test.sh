@@ -13,7 +13,12 @@ cd "$ROOT"
 export GAILRUN_CLUSTER_DIR=${GAILRUN_CLUSTER_DIR:-$ROOT/outputs/cluster}
 export RAY_AUTH_MODE=disabled RAY_USAGE_STATS_ENABLED=0
 
-if [[ ${1:-} != --in-namespace ]]; then
+if [[ ${1:-} != --in-namespace && ${1:-} != --in-host ]]; then
+  if [[ $(id -u) != 0 ]]; then
+    echo "test.sh: the local SLURM cluster needs root (apt installs, munged as the munge user, SlurmUser=root," \
+      "a network namespace); run make test-cluster as root, e.g. in a container or VM" >&2
+    exit 1
+  fi
   cluster/install.sh
   # The backstop: whatever happens inside, every daemon recorded in the PID files is stopped.
   backstop() {
@@ -27,19 +32,28 @@ if [[ ${1:-} != --in-namespace ]]; then
   # A fresh state: a controller that finds old jobs in its state directory would run them again.
   cluster/slurm.sh down
   cluster/ray.sh down
-  rm -rf "$GAILRUN_CLUSTER_DIR"
-  unshare --net -- "$0" --in-namespace "$@"
+  rm -rf "${GAILRUN_CLUSTER_DIR:?}/slurm" "${GAILRUN_CLUSTER_DIR:?}/ray"  # only what slurm.sh and ray.sh made
+  if unshare --net -- ip link add gailrun0 type veth peer name gailrun1 2>/dev/null; then
+    unshare --net -- "$0" --in-namespace "$@"
+  else
+    echo "test.sh: WARNING: cannot make a network namespace with a veth pair here (unshare --net needs root" \
+      "and veth): the daemons run in the machine's namespace, and some bind every address" >&2
+    "$0" --in-host "$@"
+  fi
   exit
+fi
+if [[ $1 == --in-namespace ]]; then
+  ip link set lo up
+  # slurmdbd listens on "any address", which glibc resolves (AI_ADDRCONFIG) only where an interface other
+  # than loopback has an address: a veth pair whose both ends stay in this namespace gives it one.
+  ip link add gailrun0 type veth peer name gailrun1
+  ip addr add 10.254.0.1/30 dev gailrun0
+  ip link set gailrun0 up
+  ip link set gailrun1 up
+  export GAILRUN_CLUSTER_NETNS=1
 fi
 shift
 
-ip link set lo up
-# slurmdbd listens on "any address", which glibc resolves (AI_ADDRCONFIG) only where an interface other than
-# loopback has an address: a veth pair whose both ends stay in this namespace gives it one, reaching nothing.
-ip link add gailrun0 type veth peer name gailrun1
-ip addr add 10.254.0.1/30 dev gailrun0
-ip link set gailrun0 up
-ip link set gailrun1 up
 teardown() {  # inside the namespace, where the controller can still be reached to cancel leftover jobs
   local rc=$?
   cluster/ray.sh down || true
@@ -48,7 +62,6 @@ teardown() {  # inside the namespace, where the controller can still be reached 
 }
 trap teardown EXIT
 trap 'exit 130' INT TERM
-echo "test.sh: in a network namespace with only loopback: $(ip -br addr | tr -s ' ' | tr '\n' ';')"
 cluster/slurm.sh up
 cluster/ray.sh up
 eval "$(cluster/slurm.sh env)"

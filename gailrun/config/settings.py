@@ -23,6 +23,11 @@ T = TypeVar("T")
 
 
 def _lookup(node: Any, key: str) -> tuple[bool, Any]:
+    # `key in node` is False for a ??? value: keys() has it.
+    if isinstance(node, DictConfig) and key in node.keys() and OmegaConf.is_missing(node, key):  # noqa: SIM118
+        raise GailrunError(f"{key} is required (??? in the config); set it, e.g. {key}=VALUE")
+    if isinstance(node, Mapping) and node.get(key) == "???":
+        raise GailrunError(f"{key} is required (??? in the config); set it, e.g. {key}=VALUE")
     if isinstance(node, (Mapping, DictConfig)):
         return (True, node[key]) if key in node else (False, None)
     return (True, getattr(node, key)) if hasattr(node, key) else (False, None)  # a schema dataclass

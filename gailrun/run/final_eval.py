@@ -32,7 +32,8 @@ def final_evaluations(
         names = [t.filename for t in trackers]
         if chosen is not None:
             names = [HEADLINE, *names]
-        names += [] if "last.pt" in names else ["last.pt"]
+        if "last.pt" not in names:
+            names.append("last.pt")
         for name in names:
             target = run_dir / name
             if not target.exists():

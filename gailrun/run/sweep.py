@@ -65,22 +65,25 @@ def read_job(path: Path) -> Job:
     return job
 
 
-def record_lost_job(job_dir: Path, overrides: list[str], reason: str) -> None:
+def record_lost_job(
+    job_dir: Path, overrides: list[str], reason: str, since: float | None = None, kind: str = "lost"
+) -> None:
     """Record a job that ended without reporting (cancelled, its node lost, killed before it started) as
-    failed, so the summary names it and why. A status.json the job wrote itself is kept: it knows better."""
+    failed, so the summary names it and why (`kind: reason`). A status.json the job wrote itself during this
+    launch (at or after `since`, a time.time()) is kept: it knows better; an older one is a previous run's."""
     job_dir = Path(job_dir)
     hydra_dir = job_dir / ".hydra"
     hydra_dir.mkdir(parents=True, exist_ok=True)
     if not (hydra_dir / "overrides.yaml").exists():  # never started: the summary finds jobs by this file
         (hydra_dir / "overrides.yaml").write_text(yaml.safe_dump(list(overrides)))
     status_file = job_dir / "status.json"
-    if status_file.exists():
+    if status_file.exists() and (since is None or status_file.stat().st_mtime >= since):
         try:
             if json.loads(status_file.read_text()).get("status") in ("ok", "failed"):
                 return
         except (json.JSONDecodeError, OSError):
             pass
-    body = {"status": "failed", "metric": None, "error": f"lost: {reason}", "error_type": "LostJob"}
+    body = {"status": "failed", "metric": None, "error": f"{kind}: {reason}", "error_type": "LostJob"}
     status_file.write_text(json.dumps(body, indent=2) + "\n")
 
 

@@ -26,10 +26,19 @@ def job_dir(hydra_context: HydraContext, config: DictConfig, overrides: Sequence
 
 
 def lost(
-    hydra_context: HydraContext, config: DictConfig, overrides: Sequence[str], num: int, reason: str
+    hydra_context: HydraContext,
+    config: DictConfig,
+    overrides: Sequence[str],
+    num: int,
+    reason: str,
+    since: float,
+    kind: str = "lost",
 ) -> JobReturn:
-    """Record the lost job in its directory and return it as failed, as a job that raised would be."""
-    record_lost_job(job_dir(hydra_context, config, overrides, num), list(overrides), reason)
+    """Record the job that did not report (`kind`: lost, or failed outside gailrun's own error handling) in
+    its directory and return it as failed, as a job that raised would be. `since`: when the launch began, so
+    that a status.json left by an earlier run of the same sweep directory does not hide this one's loss."""
+    where = job_dir(hydra_context, config, overrides, num)
+    record_lost_job(where, list(overrides), reason, since=since, kind=kind)
     return JobReturn(
         overrides=list(overrides), status=JobStatus.FAILED, _return_value=LostJobError(f"job {num}: {reason}")
     )

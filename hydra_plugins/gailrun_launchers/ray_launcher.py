@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import socket
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ class GailrunRayLauncher(Launcher):
             ) from exc
         assert self.config is not None and self.hydra_context is not None
         setup_globals()
+        launched = time.time()
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         init = OmegaConf.to_container(self.ray_cfg.init, resolve=True) or {}
@@ -87,8 +89,11 @@ class GailrunRayLauncher(Launcher):
         for run, num, overrides in zip(runs, nums, job_overrides, strict=True):
             try:
                 returns.append(ray.get(run))
-            except ray.exceptions.RayError as exc:  # node died, worker crashed, object lost
+            except ray.exceptions.RayError as exc:  # node died, worker crashed, object lost; or raised
+                # A task that raised outside gailrun's own handling (the job's code missing on its node, an
+                # object that does not pickle) failed for a reason a rerun will not fix: not "lost".
+                kind = "failed" if isinstance(exc, ray.exceptions.RayTaskError) else "lost"
                 reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}"
-                log.error(f"job #{num} lost: {reason}")
-                returns.append(lost(self.hydra_context, self.config, overrides, num, reason))
+                log.error(f"job #{num} {kind}: {reason}")
+                returns.append(lost(self.hydra_context, self.config, overrides, num, reason, launched, kind))
         return returns

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ class GailrunSlurmLauncher(SlurmLauncher):
         import submitit
 
         assert self.config is not None and self.hydra_context is not None
+        launched = time.time()
         init_keys = {"submitit_folder", "max_num_timeout"}
         executor = submitit.AutoExecutor(
             cluster="slurm",
@@ -72,5 +74,5 @@ class GailrunSlurmLauncher(SlurmLauncher):
             except Exception as exc:  # cancelled, failed without a result, or timed out for good
                 reason = f"SLURM job {job.job_id} {job.state}: {str(exc).strip().splitlines()[0][:300]}"
                 log.error(f"job #{num} lost: {reason}")
-                returns.append(lost(self.hydra_context, self.config, overrides, num, reason))
+                returns.append(lost(self.hydra_context, self.config, overrides, num, reason, launched))
         return returns

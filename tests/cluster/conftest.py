@@ -1,5 +1,6 @@
 """Cluster tests: real sweeps through the shipped launcher configs against the local SLURM and Ray clusters
-that `cluster/test.sh` (make test-cluster) starts and stops. Run alone they fail, naming what is missing."""
+that `cluster/test.sh` (make test-cluster) starts and stops. pytest deselects them unless asked (`-m
+cluster`); asked for without the clusters, they fail, naming what is missing."""
 
 from __future__ import annotations
 
@@ -24,9 +25,11 @@ SMALL = (
     "algo=ppo,gail",
     "seed=1,2",
 )
-# Two jobs long enough to be interrupted (tens of seconds), a full-state checkpoint every 2048 steps.
+# Two jobs long enough to be interrupted, a full-state checkpoint every 2048 steps: CartPole sleeping 1 ms a
+# step, so at least 49 s on any CPU (a fast one must not finish between a checkpoint and the signal).
 LONG = (
     "env=cartpole",
+    "env.id=tests.toy_envs:GailrunTest/PacedCartPole-v0",
     "train.total_steps=49152",
     "env.num_envs=2",
     "algo.num_steps=64",

@@ -131,7 +131,7 @@ def test_time_limit_signal_requeues_and_the_job_resumes(tmp_path: Path):
     # about 5 s here): past the signal (60-90 s in: slurmctld checks limits every 30 s). A faster CPU
     # cannot finish before it; the resumed job may be signalled and requeued again, and still ends identical.
     long_job = (
-        *(a for a in LONG if not a.startswith(("train.", "algo=", "seed="))),
+        *(a for a in LONG if not a.startswith(("train.", "algo=", "seed=", "env.id="))),
         "env.id=tests.toy_envs:GailrunTest/SlowCartPole-v0",
         "train.total_steps=60000",
         "train.checkpoint_every_steps=4096",
@@ -140,11 +140,15 @@ def test_time_limit_signal_requeues_and_the_job_resumes(tmp_path: Path):
     )
     ref = tmp_path / "reference"
     reference = start_sweep(*long_job, "hydra.launcher.n_jobs=1", out=ref)
-    out = tmp_path / "time_limit"
-    result = sweep(
-        *SLURM, *long_job, "hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=60", out=out
-    )
-    assert reference.wait(timeout=400) == 0
+    try:
+        out = tmp_path / "time_limit"
+        result = sweep(
+            *SLURM, *long_job, "hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=60", out=out
+        )
+        assert reference.wait(timeout=400) == 0
+    finally:
+        if reference.poll() is None:
+            reference.kill()
     assert result.returncode == 0, result.stderr[-3000:]
     assert "resuming from" in (out / "0" / "train.log").read_text(), "the job was not requeued in time"
     submitit_logs = "".join(p.read_text() for p in (out / ".submitit").rglob("*_log.err"))

@@ -40,3 +40,16 @@ def test_every_algorithm_builds_its_settings_from_the_composed_config(make_cfg):
     assert (pre.epochs, pre.lr, pre.batch_size) == (6, 0.001, 64)
     with pytest.raises(GailrunError, match=r"GailSettings.reward_form is null"):
         gail_settings(make_cfg("algo=ppo"))
+
+
+def test_a_required_value_left_missing_is_an_error_not_a_fallback():
+    """`???` in an earlier node must not silently take a later node's value (no second default)."""
+    from omegaconf import OmegaConf
+
+    @dataclass(frozen=True)
+    class Lr:
+        lr: float
+
+    with pytest.raises(GailrunError, match="lr is required"):
+        settings_from(Lr, OmegaConf.create({"lr": "???"}), {"lr": 0.5})
+    assert settings_from(Lr, OmegaConf.create({"other": 1}), {"lr": 1}) == Lr(lr=1.0)

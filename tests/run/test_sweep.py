@@ -165,3 +165,24 @@ def test_a_lost_job_is_recorded_as_failed_and_summarized(tmp_path: Path):
     result = summarize(tmp_path)
     assert result["jobs"] == 2 and result["failed"] == 1
     assert "lost: SLURM job 7_1 CANCELLED" in (tmp_path / "summary.md").read_text()
+
+
+def test_a_job_lost_on_a_rerun_is_not_hidden_by_its_earlier_status(tmp_path: Path):
+    """A sweep rerun in the same directory: a job that was ok before and is lost now is recorded as lost
+    (its status.json predates this launch); one that reported during this launch keeps its own status."""
+    import os
+    import time
+
+    from gailrun.run.sweep import record_lost_job
+
+    fake_job(tmp_path, 0, ["algo=ppo", "seed=1"], "ok", 100.0)  # written by the earlier run
+    os.utime(tmp_path / "0" / "status.json", (time.time() - 3600,) * 2)
+    launched = time.time()
+    time.sleep(0.05)  # file times come from a coarser clock than time.time()
+    fake_job(tmp_path, 1, ["algo=ppo", "seed=2"], "ok", 90.0)  # reported during this launch
+    record_lost_job(tmp_path / "0", ["algo=ppo", "seed=1"], "NodeDiedError: node 2 died", since=launched)
+    record_lost_job(tmp_path / "1", ["algo=ppo", "seed=2"], "ObjectLostError", since=launched)
+    assert read_json(tmp_path / "0" / "status.json")["error"] == "lost: NodeDiedError: node 2 died"
+    assert read_json(tmp_path / "1" / "status.json")["status"] == "ok"
+    record_lost_job(tmp_path / "2", ["algo=ppo", "seed=3"], "RayTaskError: no module", kind="failed")
+    assert read_json(tmp_path / "2" / "status.json")["error"] == "failed: RayTaskError: no module"
