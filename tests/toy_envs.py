@@ -78,13 +78,6 @@ def register() -> None:
         gym.register("GailrunTest/NaNAfter-v0", entry_point=NaNAfterEnv)
     if "GailrunTest/SlowCartPole-v0" not in gym.registry:
         gym.register("GailrunTest/SlowCartPole-v0", entry_point=SlowCartPoleEnv, max_episode_steps=500)
-    if "GailrunTest/PacedCartPole-v0" not in gym.registry:
-        gym.register(
-            "GailrunTest/PacedCartPole-v0",
-            entry_point=SlowCartPoleEnv,
-            max_episode_steps=500,
-            kwargs={"delay": 0.001},
-        )
 
 
 register()  # on import, so `env.id=tests.toy_envs:GailrunTest/NaNAfter-v0` works in a subprocess
